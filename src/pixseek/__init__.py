@@ -1,0 +1,16 @@
+"""pixseek: local image search. Find photos by words, by example, and find their duplicates.
+
+>>> import pixseek
+>>> lib = pixseek.open("/tmp/my-index")                  # doctest: +SKIP
+>>> lib.index(["~/Pictures"])                            # doctest: +SKIP
+>>> [h.path for h in lib.search("a dog on the beach")]   # doctest: +SKIP
+"""
+
+from .errors import PixseekError
+from .library import Library, open_library
+from .types import Hit, IndexReport, LibraryStatus
+
+open = open_library  # noqa: A001 - `pixseek.open(db)` is the documented entry point
+
+__version__ = "0.1.0"
+__all__ = ["Hit", "IndexReport", "Library", "LibraryStatus", "PixseekError", "open", "open_library"]

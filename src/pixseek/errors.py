@@ -1,0 +1,32 @@
+"""Typed errors. Library code raises these; the CLI and UI turn them into one-line messages."""
+
+from __future__ import annotations
+
+
+class PixseekError(Exception):
+    """A problem the user can act on. ``str(err)`` is a one-line message, never a traceback."""
+
+
+class ModelLoadError(PixseekError):
+    """An encoder or its weights could not be loaded (unknown name, missing file, no network)."""
+
+
+class ModelMismatchError(PixseekError):
+    """An index built with one encoder was opened with another."""
+
+
+class UnsupportedQueryError(PixseekError):
+    """The query cannot run on this index (e.g. text search with an image-only encoder)."""
+
+
+class ImageDecodeError(PixseekError):
+    """A file could not be decoded as an image. ``reason`` is short and stable (shown by ``status``)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class CatalogError(PixseekError):
+    """The catalogue is unreadable, from a newer pixseek, or otherwise unusable."""
