@@ -1,0 +1,38 @@
+"""Model specs in, encoders out: ``timm:NAME`` goes to timm, everything else to open_clip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .base import Encoder, ModelSpec
+
+_FACTORIES: dict[str, Callable[[ModelSpec], Encoder]] = {}
+
+
+def register(prefix: str, factory: Callable[[ModelSpec], Encoder]) -> None:
+    """Route model names starting with ``prefix`` (e.g. ``"fake:"``) to ``factory``; tests use this."""
+    _FACTORIES[prefix] = factory
+
+
+def normalize_spec(spec: ModelSpec) -> ModelSpec:
+    """Fill in the default pretrained tag for bare open_clip names, so the recorded id is explicit."""
+    if spec.pretrained is None and not any(spec.model.startswith(p) for p in _FACTORIES) \
+            and not spec.model.startswith("timm:"):
+        from .openclip import default_pretrained
+
+        return ModelSpec(spec.model, default_pretrained(spec.model), spec.device)
+    return spec
+
+
+def load_encoder(spec: ModelSpec) -> Encoder:
+    """Build the encoder for ``spec``; raises ModelLoadError with a one-line reason."""
+    for prefix, factory in _FACTORIES.items():
+        if spec.model.startswith(prefix):
+            return factory(spec)
+    if spec.model.startswith("timm:"):
+        from .timm import TimmEncoder
+
+        return TimmEncoder(spec)
+    from .openclip import OpenClipEncoder
+
+    return OpenClipEncoder(normalize_spec(spec))
