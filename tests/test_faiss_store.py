@@ -1,0 +1,290 @@
+"""FaissStore: exact and IVF paths against numpy brute force, upserts, filters, persistence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixseek.stores import StoreError, VectorStore, open_store
+from pixseek.stores.faiss import FaissStore
+
+DIM = 64
+ANN_THRESHOLD = 5_000  # small, so that 20k vectors take the IVF path
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(n: int, seed: int, n_centres: int = 200, dim: int = DIM) -> np.ndarray:
+    """Gaussian mixture on the unit sphere, like image embeddings (fixed centres, seeded noise)."""
+    centres = normalise(np.random.default_rng(1234).standard_normal((n_centres, dim)))
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, n_centres, n)
+    return normalise(centres[pick] + 0.5 * rng.standard_normal((n, dim)) / np.sqrt(dim))
+
+
+def brute_force(queries: np.ndarray, vecs: np.ndarray, ids: np.ndarray, k: int):
+    scores = queries @ vecs.T
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, axis=1), ids[order]
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(np.intersect1d(f, t)) / len(t) for f, t in zip(found, truth)]))
+
+
+@pytest.fixture(scope="module")
+def ann_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ids = np.arange(20_000, dtype=np.int64) * 7 + 3  # ids need not be dense
+    return ids, clustered(20_000, seed=1), clustered(100, seed=2)
+
+
+@pytest.fixture(scope="module")
+def ann_store(ann_data, tmp_path_factory) -> FaissStore:
+    """Built once by adds of 2000 that cross the threshold; tests must not modify it."""
+    ids, vecs, _ = ann_data
+    store = FaissStore(tmp_path_factory.mktemp("ann"), DIM, ann_threshold=ANN_THRESHOLD)
+    for start in range(0, len(ids), 2_000):
+        store.add(ids[start : start + 2_000], vecs[start : start + 2_000])
+    return store
+
+
+def small_store(tmp_path: Path, n: int = 2_000) -> tuple[FaissStore, np.ndarray, np.ndarray]:
+    ids = np.arange(n, dtype=np.int64) + 100
+    vecs = clustered(n, seed=3)
+    store = FaissStore(tmp_path, DIM)
+    store.add(ids, vecs)
+    return store, ids, vecs
+
+
+# -- exact path --------------------------------------------------------------------------------
+
+
+def test_exact_search_equals_brute_force(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    queries = clustered(20, seed=4)
+    scores, found = store.search(queries, 10)
+    want_scores, want_ids = brute_force(queries, vecs, ids, 10)
+    assert store.kind == "flat"
+    assert found.dtype == np.int64 and scores.dtype == np.float32
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+    assert recall(found, want_ids) == 1.0
+
+
+def test_upsert_replaces_and_last_duplicate_wins(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    new = clustered(2, seed=5)
+    store.add(np.array([ids[0]]), new[:1])
+    assert len(store) == len(ids)
+    np.testing.assert_allclose(store.get(ids[:1])[0], new[0], atol=1e-6)
+    store.add(np.array([ids[1], ids[1]]), new)  # same id twice in one batch: the last one wins
+    np.testing.assert_allclose(store.get(ids[1:2])[0], new[1], atol=1e-6)
+    _, found = store.search(new[1:], 1)
+    assert found[0, 0] == ids[1]
+    assert len(store) == len(ids)
+
+
+def test_remove_counts_present_ids(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    assert store.remove(np.array([ids[0], ids[1], ids[1], 999_999])) == 2
+    assert store.remove(np.array([ids[0]])) == 0
+    assert len(store) == len(ids) - 2
+    assert not np.isin(ids[:2], store.ids()).any()
+    _, found = store.search(vecs[:2], 5)
+    assert not np.isin(ids[:2], found).any()
+    with pytest.raises(KeyError):
+        store.get(ids[:1])
+
+
+def test_filter_returns_k_when_k_exist_exact(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    queries = clustered(5, seed=6)
+    for size in (3, 50, 1_500):  # direct scoring, and a filtered scan of the index
+        allowed = ids[::7][:size]
+        scores, found = store.search(queries, 10, filter_ids=allowed)
+        k = min(10, size)
+        assert (found[:, :k] >= 0).all() and (found[:, k:] == -1).all()
+        assert np.isneginf(scores[:, k:]).all()
+        _, want = brute_force(queries, vecs[np.isin(ids, allowed)], allowed, k)
+        assert recall(found[:, :k], want) == 1.0
+    _, found = store.search(queries, 10, filter_ids=np.array([-5, 10**9]))  # none present
+    assert (found == -1).all()
+
+
+def test_range_search_equals_brute_force_exact(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    queries = clustered(10, seed=7)
+    results = store.range_search(queries, 0.8)
+    assert len(results) == len(queries)
+    for q, (found, scores) in zip(queries, results):
+        s = vecs @ q
+        assert set(found.tolist()) == set(ids[s >= 0.8].tolist())
+        assert (np.diff(scores) <= 0).all() and (scores >= 0.8).all()
+
+
+def test_empty_store_pads(tmp_path):
+    store = FaissStore(tmp_path, DIM)
+    scores, found = store.search(clustered(3, seed=8), 4)
+    assert scores.shape == found.shape == (3, 4)
+    assert (found == -1).all() and np.isneginf(scores).all()
+    assert store.range_search(clustered(2, seed=8), 0.5)[0][0].size == 0
+    assert len(store) == 0 and store.ids().size == 0
+    store.save()
+    assert len(FaissStore(tmp_path, DIM)) == 0
+
+
+def test_fewer_than_k_pads(tmp_path):
+    store, ids, _ = small_store(tmp_path, n=3)
+    scores, found = store.search(clustered(1, seed=9), 5)
+    assert sorted(found[0, :3].tolist()) == sorted(ids.tolist())
+    assert (found[0, 3:] == -1).all() and np.isneginf(scores[0, 3:]).all()
+
+
+# -- persistence -------------------------------------------------------------------------------
+
+
+def test_save_and_reopen_round_trip(tmp_path):
+    store, ids, vecs = small_store(tmp_path)
+    store.remove(ids[:10])
+    store.save()
+    store.close()
+    again = open_store(tmp_path, DIM)
+    assert isinstance(again, VectorStore) and len(again) == len(ids) - 10
+    np.testing.assert_array_equal(again.ids(), ids[10:])
+    np.testing.assert_allclose(again.get(ids[10:12]), vecs[10:12], atol=1e-6)
+    assert (tmp_path / "vectors.faiss").exists()
+    assert sorted(os.listdir(tmp_path)) == ["vectors.faiss"]  # one file, no temp left
+
+
+def test_interrupted_save_keeps_old_file(tmp_path, monkeypatch):
+    store, ids, _ = small_store(tmp_path)
+    store.save()
+    before = (tmp_path / "vectors.faiss").read_bytes()
+    store.remove(ids[:100])
+
+    def crash(src, dst):
+        raise OSError("simulated crash before rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated"):
+        store.save()
+    monkeypatch.undo()
+    assert (tmp_path / "vectors.faiss").read_bytes() == before
+    assert os.listdir(tmp_path) == ["vectors.faiss"]
+    assert len(FaissStore(tmp_path, DIM)) == len(ids)
+    store.save()  # still dirty: the retry writes
+    assert len(FaissStore(tmp_path, DIM)) == len(ids) - 100
+
+
+def test_reopen_with_other_dim_is_refused(tmp_path):
+    store, _, _ = small_store(tmp_path, n=10)
+    store.save()
+    with pytest.raises(StoreError, match="64-d"):
+        open_store(tmp_path, 32)
+
+
+def test_corrupt_file_is_a_store_error(tmp_path):
+    (tmp_path / "vectors.faiss").write_bytes(b"not an index")
+    with pytest.raises(StoreError, match="cannot read"):
+        open_store(tmp_path, DIM)
+
+
+def test_open_store_specs(tmp_path):
+    assert open_store(tmp_path / "x.faiss", DIM).path == tmp_path / "x.faiss"
+    with pytest.raises(StoreError, match="milvus"):
+        open_store("milvus://localhost:19530/images", DIM)
+
+
+def test_closed_store_refuses(tmp_path):
+    store, _, vecs = small_store(tmp_path, n=10)
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.search(vecs[:1], 1)
+
+
+def test_bad_input_is_rejected(tmp_path):
+    store = FaissStore(tmp_path, DIM)
+    with pytest.raises(ValueError):
+        store.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
+    with pytest.raises(ValueError):
+        store.add(np.arange(3), np.zeros((2, DIM), np.float32))
+    with pytest.raises(ValueError):
+        store.add(np.arange(1), np.full((1, DIM), np.nan, np.float32))
+
+
+# -- IVF path ----------------------------------------------------------------------------------
+
+
+def test_crossing_threshold_migrates_and_keeps_quality(ann_store, ann_data):
+    ids, vecs, queries = ann_data
+    assert ann_store.kind == "ivf_sq8"
+    assert len(ann_store) == len(ids)
+    np.testing.assert_array_equal(ann_store.ids(), np.sort(ids))
+    scores, found = ann_store.search(queries, 10)
+    want_scores, want_ids = brute_force(queries, vecs, ids, 10)
+    assert recall(found, want_ids) >= 0.95
+    np.testing.assert_allclose(scores[:, 0], want_scores[:, 0], atol=0.02)
+    np.testing.assert_allclose(ann_store.get(ids[:50]), vecs[:50], atol=0.02)  # SQ8 decoded
+
+
+def test_ann_filters_return_k_even_when_selective(ann_store, ann_data):
+    ids, vecs, queries = ann_data
+    rng = np.random.default_rng(12)
+    centre_of = np.argmax(vecs @ queries[0])
+    far = ids[np.argsort(vecs @ vecs[centre_of])]  # furthest from the query's cluster first
+    for size in (4, 15, 1_200, 3_000):  # direct scoring up to 1000, filtered IVF scan above
+        k = min(10, size)
+        # far: none of them lives in the lists the query probes, so the scan must widen
+        for allowed, min_recall in ((far[:size], 1.0 if size <= 1_000 else 0.0),
+                                    (rng.choice(ids, size, replace=False), 0.9)):  # fmt: skip
+            scores, found = ann_store.search(queries[:1], 10, filter_ids=allowed)
+            assert (found[0, :k] >= 0).all() and (found[0, k:] == -1).all()
+            assert np.isin(found[0, :k], allowed).all()
+            assert (np.diff(scores[0, :k]) <= 0).all()
+            subset = np.isin(ids, allowed)
+            _, want = brute_force(queries[:1], vecs[subset], ids[subset], k)
+            assert recall(found[:, :k], want) >= min_recall
+
+
+def test_ann_range_search_finds_near_duplicates(ann_store, ann_data):
+    ids, vecs, _ = ann_data
+    queries = normalise(vecs[:20] + 0.01 * clustered(20, seed=10))
+    results = ann_store.range_search(queries, 0.9)
+    truth = [set(ids[vecs @ q >= 0.9].tolist()) for q in queries]
+    hits = sum(len(truth_i & set(found.tolist())) for truth_i, (found, _) in zip(truth, results))
+    assert hits / sum(len(t) for t in truth) >= 0.95
+    for found, scores in results:
+        assert (np.diff(scores) <= 0).all() and (scores >= 0.9).all()
+
+
+def test_ann_upsert_remove_save_reopen(ann_store, ann_data, tmp_path):
+    ids, vecs, queries = ann_data
+    path = tmp_path / "copy.faiss"
+    ann_store.path, original = path, ann_store.path  # save the shared store elsewhere
+    try:
+        ann_store._dirty = True
+        ann_store.save()
+    finally:
+        ann_store.path = original
+    store = FaissStore(path, DIM)
+    assert store.kind == "ivf_sq8" and store.describe() == ann_store.describe()
+    np.testing.assert_array_equal(store.ids(), ann_store.ids())
+    np.testing.assert_array_equal(store.search(queries, 10)[1], ann_store.search(queries, 10)[1])
+
+    assert store.remove(ids[:500]) == 500
+    moved = clustered(1, seed=11)
+    store.add(ids[600:601], moved)  # upsert moves the vector to another list
+    store.add(np.array([10**12]), moved)  # a brand-new id
+    assert len(store) == len(ids) - 500 + 1
+    _, found = store.search(moved, 2)
+    assert set(found[0].tolist()) == {ids[600], 10**12}
+    _, found = store.search(vecs[:5], 10)
+    assert not np.isin(ids[:500], found).any()
+    store.save()
+    again = FaissStore(path, DIM)
+    np.testing.assert_array_equal(again.ids(), store.ids())
+    np.testing.assert_allclose(again.get(ids[600:601]), moved, atol=0.02)
