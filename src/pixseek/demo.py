@@ -49,7 +49,8 @@ def open_demo_library(db: str, model: str | None, pretrained: str | None, device
     if not offline and not hub_reachable():
         # The hub client would retry for about a minute before giving up. In offline mode cached
         # weights still load, and missing ones fail at once.
-        os.environ["HF_HUB_OFFLINE"] = offline = "1"
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        offline = True
     lib = Library(db, model=DEFAULT_MODEL, pretrained=DEFAULT_PRETRAINED, device=device)
     try:
         say(f"loading CLIP {DEFAULT_MODEL} ({DEFAULT_PRETRAINED}); the first time this downloads about 600 MB")
