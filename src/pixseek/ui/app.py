@@ -119,14 +119,17 @@ def search_tab(ctx: UiContext) -> None:
         except PixseekError as exc:
             return failed(exc)
 
-    def by_photo(path: str | None, text: str, k: float) -> tuple:
-        if not path:
+    def by_photo(upload: dict | None, text: str, k: float) -> tuple:
+        # Called with preprocess=False: Gradio would decode the upload itself and fail with a traceback
+        # on a file that is not an image; the library's decoder says what is wrong in one line.
+        if not upload or not upload.get("path"):
             return (None, *run(text, k, None))
         started = time.perf_counter()
         try:
-            data = _take_upload(path)  # read, then delete: uploaded query photos are not kept
+            data = _take_upload(upload["path"])  # read, then delete: uploaded query photos are not kept
             _require_photos(lib)
-            part = lib.encode_query(image=data, image_name=os.path.basename(path))
+            name = os.path.basename(upload.get("orig_name") or upload["path"])
+            part = lib.encode_query(image=data, image_name=name)
             return (part, *show(lib.encode_query(text=text, image=part), int(k), started))
         except PixseekError as exc:
             return (None, *failed(exc))
@@ -167,7 +170,8 @@ def search_tab(ctx: UiContext) -> None:
 
     busy = dict(show_progress_on=gallery)  # the spinner goes on the results, the status line stays put
     gr.on([text.submit, search_btn.click], run, [text, k, photo_st], results, api_name="search", **busy)
-    photo.upload(by_photo, [photo, text, k], [photo_st, *results], api_name="search_by_photo", **busy)
+    photo.upload(by_photo, [photo, text, k], [photo_st, *results], api_name="search_by_photo", preprocess=False,
+                 **busy)
     photo.clear(lambda: None, None, photo_st, api_name="clear_photo")
     more_btn.click(load_more, [query_st, k, hits_st], results, api_name="load_more", **busy)
     gallery.select(pick, None, selected, api_visibility="private", show_progress="hidden").then(
