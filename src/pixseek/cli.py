@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,7 +49,9 @@ class ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="img", desc="indexing", dynamic_ncols=True, file=sys.stderr)
+            # A pty may report 0 columns (then tqdm draws nothing): fall back to 80.
+            width = shutil.get_terminal_size((80, 24)).columns or 80
+            self.bar = tqdm(total=total, unit="img", desc="indexing", ncols=width, file=sys.stderr)
         self.bar.n = done
         self.bar.refresh()
 
