@@ -96,8 +96,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, st.to_dict(), "")
         return 0
-    model = st.model.replace("|", " (") + ")" if st.model and "|" in st.model and not st.model.endswith("|") \
-        else (st.model or "-").rstrip("|")
+    model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")

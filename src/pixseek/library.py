@@ -57,7 +57,8 @@ class Library:
             self.spec = normalize_spec(ModelSpec(model or DEFAULT_MODEL, pretrained, device))
         self._encoder: Encoder | None = None
         self._store: VectorStore | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
+        self._index_lock = threading.Lock()  # one index run at a time within this process
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -74,8 +75,9 @@ class Library:
                 dim = self.catalog.get_meta("dim")
                 if dim is None:
                     raise PixseekError(f"the index in {self.db_dir} is empty: run `pixseek index FOLDER` first")
-                self._store = open_store(self.db_dir / STORE_FILE, int(dim))
-                self._reconcile(self._store)
+                store = open_store(self.db_dir / STORE_FILE, int(dim))
+                self._reconcile(store)
+                self._store = _Serialized(store)
             return self._store
 
     def _reconcile(self, store: VectorStore) -> None:
@@ -111,7 +113,7 @@ class Library:
         if not roots:
             raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
         self._check_model(reindex)
-        with self._writer_lock(), self._lock:
+        with self._writer_lock():
             if reindex and self.catalog.get_meta("model") not in (None, self.spec.id):
                 self._drop_index()
             if self.catalog.get_meta("model") is None:
@@ -140,16 +142,20 @@ class Library:
 
     @contextlib.contextmanager
     def _writer_lock(self):
-        """One writer per index folder, across processes."""
+        """One writer per index folder, across processes and threads. Searches are not blocked."""
+        busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish")
+        if not self._index_lock.acquire(blocking=False):
+            raise busy
         fh = open(self.db_dir / "index.lock", "w")
         try:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish") from exc
+                raise busy from exc
             yield
         finally:
             fh.close()
+            self._index_lock.release()
 
     # -- queries -------------------------------------------------------------------------------------
     def search(self, text: str, k: int = 10) -> list[Hit]:
@@ -205,8 +211,7 @@ class Library:
     def _hits(self, query: np.ndarray, k: int) -> list[Hit]:
         if k < 1:
             raise PixseekError("-k must be at least 1")
-        with self._lock:
-            scores, ids = self.store.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        scores, ids = self.store.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         rows = self.catalog.rows_by_ids(int(i) for i in ids[0] if i >= 0)
         hits = []
         for score, fid in zip(scores[0], ids[0]):
@@ -220,7 +225,8 @@ class Library:
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
         dim = self.catalog.get_meta("dim")
-        return LibraryStatus(images=self.catalog.count_images(), model=self.catalog.get_meta("model"),
+        name, _, tag = (self.catalog.get_meta("model") or "").partition("|")
+        return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
                              dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir))
 
@@ -236,6 +242,30 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Serialized:
+    """The store, one call at a time: a FAISS index must not be searched while another thread adds
+    to it (the UI indexes in the background while people search)."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self._store = store
+        self._call_lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._call_lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+    def __len__(self) -> int:
+        with self._call_lock:
+            return len(self._store)
 
 
 def _show(model_id: str) -> str:
