@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
+from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
@@ -177,31 +178,33 @@ class Library:
         An indexed path uses its stored vector and is left out of its own results."""
         self._check_model()
         self._require_images()
-        exclude: set[int] = set()
-        vec = None
-        if not isinstance(image, bytes):
-            path = os.path.abspath(os.path.expanduser(os.fspath(image)))
-            row = self.catalog.row_by_path(path)
-            if row is not None and row.status == "ok":
-                vec = self.catalog.vectors([row.id])
-                exclude.add(row.id)
-            else:
-                try:
-                    with open(path, "rb") as fh:
-                        image = fh.read()
-                except OSError as exc:
-                    raise PixseekError(f"cannot read the query image {path}: {exc.strerror}") from exc
-        if vec is None:
-            vec = self.encode_image(image)
-        hits = self._hits(vec, k + len(exclude))
-        return [h for h in hits if h.id not in exclude][:k]
+        if isinstance(image, bytes):
+            vec, own_id = self.encode_image(image), None
+        else:
+            vec, own_id = self.vector_for(image)
+        hits = self._hits(vec, k + (own_id is not None))
+        return [h for h in hits if h.id != own_id][:k]
+
+    def vector_for(self, path: str | os.PathLike) -> tuple[np.ndarray, int | None]:
+        """The (1, dim) vector of an image file, and its id when it is indexed (its stored vector
+        is used then: no decoding)."""
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        row = self.catalog.row_by_path(path)
+        if row is not None and row.status == "ok":
+            return self.catalog.vectors([row.id]), row.id
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise PixseekError(f"cannot read the image {path}: {exc.strerror}") from exc
+        return self.encode_image(data), None
 
     def encode_image(self, data: bytes) -> np.ndarray:
         """One image file's bytes -> its (1, dim) vector."""
         try:
             decoded = decode_image(data, min_side=self.encoder.input_size)
         except ImageDecodeError as exc:
-            raise PixseekError(f"the query image cannot be used: {exc}") from exc
+            raise PixseekError(f"the image cannot be used: {exc}") from exc
         return self.encoder.encode_images([decoded.image])
 
     def _require_images(self) -> None:
@@ -221,6 +224,20 @@ class Library:
             hits.append(Hit(path=row.path, score=float(score), id=row.id, width=row.width,
                             height=row.height, taken_at=row.taken_at))
         return hits
+
+    def evaluate_retrieval(self, captions_csv: str | os.PathLike, ks: Sequence[int] = (1, 5, 10)) -> RetrievalReport:
+        """Recall@K for text->image and image->text on captioned photos (see ``evaluation``)."""
+        self._check_model()
+        if not self.encoder.supports_text:
+            raise UnsupportedQueryError(f"{_show(self.spec.id)} encodes images only: retrieval evaluation "
+                                        "needs a text+image model such as ViT-B-32")
+        rows = read_captions(captions_csv)
+        paths = list(dict.fromkeys(r.path for r in rows))
+        where = {p: i for i, p in enumerate(paths)}
+        images = np.concatenate([self.vector_for(p)[0] for p in paths])
+        captions = [r.caption for r in rows]
+        texts = np.concatenate([self.encoder.encode_texts(captions[i:i + 256]) for i in range(0, len(captions), 256)])
+        return evaluate_retrieval(images, texts, [where[r.path] for r in rows], ks)
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
