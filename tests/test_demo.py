@@ -53,7 +53,7 @@ def test_demo_offline_falls_back_to_search_by_example(tmp_path):
     assert "Text search needs CLIP" in out and "--model local-dir:" in out
     assert f"{len(SKIMAGE_PHOTOS)} sample photos" in out and f"indexed: {len(SKIMAGE_PHOTOS)} added" in out
     with pixseek.open(tmp_path / "demo") as lib:
-        assert lib.status().model == "timm:tf_efficientnet_lite0|wheel"
+        assert (lib.status().model, lib.status().pretrained) == ("timm:tf_efficientnet_lite0", "wheel")
         gallery = tmp_path / "sample-gallery" / "skimage"
         hits = lib.find(image=gallery / "coffee.jpg", k=3)
         assert len(hits) == 3 and str(gallery / "coffee.jpg") not in [h.path for h in hits]

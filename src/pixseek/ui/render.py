@@ -79,18 +79,17 @@ def problem(message: str) -> str:
     return f"⚠️ {html.escape(message)}"
 
 
-def model_name(model_id: str | None) -> str:
-    if not model_id:
+def model_name(status: LibraryStatus) -> str:
+    if not status.model:
         return "none yet (chosen when the first folder is indexed)"
-    name, _, tag = model_id.partition("|")
-    return f"{name} ({tag})" if tag else name
+    return f"{status.model} ({status.pretrained})" if status.pretrained else status.model
 
 
 def library_summary(status: LibraryStatus, supports_text: bool | None) -> str:
     text = {True: "words and photos", False: "photos only (an image-only model: text search needs a "
             "CLIP model, e.g. `pixseek index --model ViT-B-32 --reindex`)", None: "–"}[supports_text]
     folders = "\n".join(f"- {code(root)}" for root in status.roots) or "- none yet: add one below"
-    return (f"**{status.images}** photos indexed · **model** {html.escape(model_name(status.model))} · "
+    return (f"**{status.images}** photos indexed · **model** {html.escape(model_name(status))} · "
             f"**search by** {text}\n\n**Index** {code(status.db)}\n\n**Folders**\n\n{folders}")
 
 
