@@ -16,7 +16,7 @@ from ui_support import running_app
 
 gradio_client = pytest.importorskip("gradio_client")
 
-ENDPOINTS = {"/search", "/search_by_photo", "/clear_photo", "/load_more", "/detail", "/more_like_this",
+ENDPOINTS = {"/search", "/search_by_photo", "/forget_photo", "/load_more", "/detail", "/more_like_this",
              "/library", "/index_folder", "/rescan", "/index_progress"}
 
 
@@ -67,13 +67,15 @@ def test_search_by_photo_combines_with_words_and_forgets_the_upload(client, serv
     upload = tmp_path / "my-query.jpg"
     with Image.open(gallery / "coffee.jpg") as im:
         im.rotate(3).save(upload, quality=80)  # bytes the server has never seen
-    items, status = client.predict(gradio_client.handle_file(str(upload)), "", 6, api_name="/search_by_photo")
+    zone, shown, items, status = client.predict(gradio_client.handle_file(str(upload)), "", 6,
+                                                api_name="/search_by_photo")
     assert names(items)[0] == "coffee.jpg" and "photos like <code>my-query.jpg</code>" in status
+    assert zone is None and 'src="data:image/jpeg;base64,' in shown  # shown inline, from no file
     assert server_files_with(upload.read_bytes()) == [], "the uploaded query photo was kept"
     # The photo stays part of the query (as a vector) for the next searches of this session.
     items, status = client.predict("a cup", 6, api_name="/search")
     assert "“a cup” + photos like <code>my-query.jpg</code>" in status
-    client.predict(api_name="/clear_photo")
+    assert client.predict(api_name="/forget_photo") == ""
     _, status = client.predict("a cup", 6, api_name="/search")
     assert "photos like" not in status
 
@@ -89,7 +91,7 @@ def test_detail_shows_a_preview_and_facts_then_more_like_this(client, served):
     assert f"<code>{gallery / first}</code>" in info and f"{row.width} × {row.height} px" in info
     assert "File size" in info and "Taken" in info
     shown, text, items, status = client.predict(0, 6, api_name="/more_like_this")
-    assert text == "" and first not in names(items) and f"photos like <code>{first}</code>" in status
+    assert text == "" and f"like <code>{first}</code>" in shown and first not in names(items) and f"photos like <code>{first}</code>" in status
     expected = [os.path.basename(h.path) for h in lib.similar(gallery / first, k=6)]
     assert names(items) == expected
 
@@ -100,7 +102,7 @@ def test_user_errors_are_one_line_and_keep_the_results(client, tmp_path):
     assert status.startswith("⚠️") and "empty" in status and "\n" not in status
     bad = tmp_path / "not-a-photo.jpg"
     bad.write_bytes(b"this is text, not a JPEG")
-    _, status = client.predict(gradio_client.handle_file(str(bad)), "", 6, api_name="/search_by_photo")
+    _, _, _, status = client.predict(gradio_client.handle_file(str(bad)), "", 6, api_name="/search_by_photo")
     assert status.startswith("⚠️") and "cannot be used" in status
     assert server_files_with(bad.read_bytes()) == []
     # The earlier results are still there to open.

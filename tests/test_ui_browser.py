@@ -4,63 +4,20 @@ saves a screenshot (also to $PIXSEEK_SCREENSHOT when set, e.g. docs/screenshot.p
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import statistics
-import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from ui_support import running_app
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+from ui_support import ARGS, CHROMIUM, RESULT_IMGS, drop_file, running_app, save_screenshot, timed
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed "
                        "(scripts/install-browser.sh installs Debian's)"),
 ]
-
-RESULT_IMGS = "[...document.querySelectorAll('#results img')]"
-RESULTS_READY = f"""(expected) => {{
-    const status = document.querySelector('#search-status').innerText;
-    const imgs = {RESULT_IMGS};
-    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠')
-        && imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
-}}"""
-
-# A real drag and drop: a File in a DataTransfer, dispatched as dragenter/dragover/drop.
-DROP = """([data, name, selector]) => {
-    const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([bytes], name, {type: 'image/jpeg'}));
-    const target = document.querySelector(selector);
-    for (const type of ['dragenter', 'dragover', 'drop'])
-        target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
-}"""
-
-
-def timed(page, action, expected: str) -> float:
-    """Seconds from the user's action to every result thumbnail on screen."""
-    started = time.perf_counter()
-    action()
-    page.wait_for_function(RESULTS_READY, arg=expected, timeout=60_000)
-    return time.perf_counter() - started
-
-
-def save_screenshot(page, dest: Path) -> None:
-    """A small PNG (256 colours, 1100 px wide) that fits in the README."""
-    raw = dest.with_suffix(".raw.png")
-    page.screenshot(path=str(raw), full_page=True)
-    with Image.open(raw) as im:
-        im = im.convert("RGB")
-        im = im.resize((1100, round(im.height * 1100 / im.width)), Image.LANCZOS)
-        im.quantize(256, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
-    raw.unlink()
 
 
 def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny_clip, tmp_path):
@@ -71,6 +28,8 @@ def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         outside = []  # requests that leave this machine: there must be none
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
+        failed = []  # and no request that the server could not answer
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.goto(url)
         box = page.locator("#query-text textarea, #query-text input").first
         box.wait_for()
@@ -87,16 +46,14 @@ def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny
 
         # A dropped photo (no words: image to image).
         box.fill("")
-        data = base64.b64encode((gallery / "chelsea.jpg").read_bytes()).decode()
-        drop_target = "#query-photo button.upload-container"
-        photo_time = timed(page, lambda: page.evaluate(DROP, [data, "dropped-cat.jpg", drop_target]),
+        photo_time = timed(page, lambda: drop_file(page, gallery / "chelsea.jpg", "dropped-cat.jpg"),
                            "photos like dropped-cat.jpg")
         first_result = page.locator("#results img").first
         assert "chelsea" in page.locator("#results").inner_text().split("\n")[0]  # itself, found first
         uploads = [p for p in Path(os.environ["GRADIO_TEMP_DIR"]).rglob("*") if p.is_file()
                    and p.read_bytes() == (gallery / "chelsea.jpg").read_bytes()]
         assert uploads == [], "the dropped photo was kept on the server"
-        assert page.evaluate("[...document.querySelectorAll('#query-photo img')].some(i => i.naturalWidth > 0)")
+        assert page.evaluate("[...document.querySelectorAll('#query-example img')].some(i => i.naturalWidth > 0)")
 
         # Words and the photo together.
         box.fill("a cat")
@@ -119,6 +76,7 @@ def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny
         browser.close()
 
     assert outside == [], f"the page fetched from other hosts: {outside[:3]}"
+    assert failed == [], failed
     assert (tmp_path / "screenshot.png").stat().st_size < 300_000
     print(f"\nclick-to-results (chromium, tiny CLIP, 11 photos): first text search {first:.3f} s; "
           f"text (median of 3) {statistics.median(text_times):.3f} s; dropped photo {photo_time:.3f} s; "

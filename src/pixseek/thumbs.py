@@ -52,3 +52,19 @@ class ThumbnailCache:
             Image.new("RGB", (GALLERY_SIZE, GALLERY_SIZE), (200, 200, 200)).save(tmp)
             os.replace(tmp, dest)
         return dest
+
+
+def jpeg_thumbnail(source: Source, size: int = 160, quality: int = 80) -> bytes:
+    """A small upright JPEG, in memory (nothing written): e.g. to show an uploaded query photo
+    inline without keeping it. Raises ImageDecodeError for a bad file."""
+    import io
+
+    from PIL import Image
+
+    from .imaging import decode_image
+
+    image = decode_image(source, min_side=size).image
+    image.thumbnail((size, size), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()

@@ -16,10 +16,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import PixseekError
+from ..errors import ImageDecodeError, PixseekError
 from ..jobs import IndexJob
 from ..library import Library
-from ..thumbs import PREVIEW_SIZE
+from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
 from ..types import EncodedQuery, Hit
 from . import render
 
@@ -30,6 +30,8 @@ CSS = """
 #results .caption-label { font-size: 0.78rem; }
 #detail-info code { word-break: break-all; }
 .px-progress progress { width: 100%; height: 14px; }
+.px-example { display: flex; align-items: center; gap: 8px; font-size: 0.85rem; }
+.px-example img { max-height: 72px; max-width: 96px; border-radius: 4px; }
 .px-progress div { margin-top: 4px; font-size: 0.9rem; }
 """
 
@@ -80,8 +82,13 @@ def search_tab(ctx: UiContext) -> None:
             with gr.Row():
                 search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=1)
                 k = gr.Slider(6, 96, value=PAGE_SIZE, step=6, label="Results per page", elem_id="k", scale=3)
-        photo = gr.Image(label="…or drop a photo", type="filepath", sources=["upload", "clipboard"],
-                         height=170, scale=1, elem_id="query-photo", buttons=[])
+        with gr.Column(scale=1, min_width=220):
+            # A file drop zone, not gr.Image: gr.Image would show the upload by fetching it back from
+            # the server, racing its deletion. The photo in the query is shown inline instead.
+            photo = gr.File(label="…or drop a photo", file_types=["image"], file_count="single", height=110,
+                            elem_id="query-photo")
+            example = gr.HTML(elem_id="query-example")
+            forget_btn = gr.Button("Forget the photo", size="sm", visible=False, elem_id="forget-photo")
     status = gr.Markdown(elem_id="search-status")
     with gr.Row():
         with gr.Column(scale=3):
@@ -120,19 +127,21 @@ def search_tab(ctx: UiContext) -> None:
             return failed(exc)
 
     def by_photo(upload: dict | None, text: str, k: float) -> tuple:
-        # Called with preprocess=False: Gradio would decode the upload itself and fail with a traceback
-        # on a file that is not an image; the library's decoder says what is wrong in one line.
+        # Called with preprocess=False, so that a file that is not an image gets the library's
+        # one-line reason rather than Gradio's traceback.
         if not upload or not upload.get("path"):
-            return (None, *run(text, k, None))
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *run(text, k, None))
         started = time.perf_counter()
         try:
             data = _take_upload(upload["path"])  # read, then delete: uploaded query photos are not kept
             _require_photos(lib)
             name = os.path.basename(upload.get("orig_name") or upload["path"])
             part = lib.encode_query(image=data, image_name=name)
-            return (part, *show(lib.encode_query(text=text, image=part), int(k), started))
-        except PixseekError as exc:
-            return (None, *failed(exc))
+            shown = render.inline_photo(jpeg_thumbnail(data), name)
+            return (None, shown, gr.Button(visible=True), part,
+                    *show(lib.encode_query(text=text, image=part), int(k), started))
+        except (PixseekError, ImageDecodeError) as exc:
+            return (None, "", gr.Button(visible=False), None, *failed(exc))
 
     def load_more(query: EncodedQuery | None, k: float, hits: list[dict]) -> tuple:
         if query is None:
@@ -159,25 +168,28 @@ def search_tab(ctx: UiContext) -> None:
     def like_this(index: float, hits: list[dict], k: float) -> tuple:
         hit = _hit_at(hits, index)
         if hit is None:
-            return (gr.skip(), gr.skip(), gr.skip(), *failed(PixseekError("pick a photo first")))
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *failed(PixseekError("pick a photo first")))
         started = time.perf_counter()
         try:
             part = lib.encode_query(image=hit.path)
-            preview = str(lib.thumbnail(hit.path))
-            return (preview, "", part, *show(part, int(k), started))
+            shown = render.inline_photo(lib.thumbnail(hit.path).read_bytes(), os.path.basename(hit.path))
+            return (shown, gr.Button(visible=True), "", part, *show(part, int(k), started))
         except PixseekError as exc:
-            return (gr.skip(), gr.skip(), gr.skip(), *failed(exc))
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *failed(exc))
+
+    def forget() -> tuple:
+        return "", gr.Button(visible=False), None
 
     busy = dict(show_progress_on=gallery)  # the spinner goes on the results, the status line stays put
     gr.on([text.submit, search_btn.click], run, [text, k, photo_st], results, api_name="search", **busy)
-    photo.upload(by_photo, [photo, text, k], [photo_st, *results], api_name="search_by_photo", preprocess=False,
-                 **busy)
-    photo.clear(lambda: None, None, photo_st, api_name="clear_photo")
+    photo.upload(by_photo, [photo, text, k], [photo, example, forget_btn, photo_st, *results],
+                 api_name="search_by_photo", preprocess=False, **busy)
+    forget_btn.click(forget, None, [example, forget_btn, photo_st], api_name="forget_photo")
     more_btn.click(load_more, [query_st, k, hits_st], results, api_name="load_more", **busy)
     gallery.select(pick, None, selected, api_visibility="private", show_progress="hidden").then(
         open_detail, [selected, hits_st], [big, info, detail], api_name="detail")
-    like_btn.click(like_this, [selected, hits_st, k], [photo, text, photo_st, *results], api_name="more_like_this",
-                   **busy)
+    like_btn.click(like_this, [selected, hits_st, k], [example, forget_btn, text, photo_st, *results],
+                   api_name="more_like_this", **busy)
     close_btn.click(lambda: gr.Column(visible=False), None, detail, api_visibility="private")
 
 

@@ -3,6 +3,7 @@ Shared by every tab (the Duplicates tab can show its groups with ``gallery_items
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 from collections.abc import Sequence
@@ -73,6 +74,13 @@ def search_status(count: int, text: str | None, image: str | None, seconds: floa
     plural = "photo" if count == 1 else "photos"
     tail = "" if more else " (all there is)"
     return f"{count} {plural} for {what} · {seconds * 1000:.0f} ms{tail}"
+
+
+def inline_photo(jpeg: bytes, name: str) -> str:
+    """The photo in the query, as an inline image: it lives in the page, not on the server."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    return (f'<div class="px-example"><img src="data:image/jpeg;base64,{data}" alt="">'
+            f"<span>searching like {code(name)}</span></div>")
 
 
 def problem(message: str) -> str:
