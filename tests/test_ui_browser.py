@@ -57,13 +57,15 @@ def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny
 
         # Words and the photo together.
         box.fill("a cat")
-        both_time = timed(page, lambda: page.locator("#search-btn").click(), "“a cat” + photos like dropped-cat.jpg")
+        both_time = timed(page, lambda: page.locator("#search-btn").click(),
+                          "“a cat” + photos like dropped-cat.jpg")
 
         # Click a result: the large view with its facts, then "more like this".
         first_result.click()
         page.wait_for_function("document.querySelector('#detail-info') && "
                                "document.querySelector('#detail-info').innerText.includes('Dimensions')")
-        page.wait_for_function("[...document.querySelectorAll('#detail-image img')].some(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function("[...document.querySelectorAll('#detail-image img')]"
+                               ".some(i => i.complete && i.naturalWidth > 0)")
         info = page.locator("#detail-info").inner_text()
         name = info.split("\n")[0].strip()
         assert (gallery / name).is_file() and str(gallery / name) in info

