@@ -144,7 +144,7 @@ class Library:
             self._store.close()
             self._store = None
         for name in os.listdir(self.db_dir):
-            if name.startswith(STORE_FILE):
+            if STORE_FILE in name:  # the store file and any temp file a killed save left
                 os.remove(self.db_dir / name)
 
     @contextlib.contextmanager
