@@ -20,12 +20,13 @@ import numpy as np
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
-from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
+from .errors import ImageDecodeError, ModelMismatchError, PixseekError
 from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
+from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores import open_store
 from .stores.base import VectorStore
-from .types import CrawlProblem, Hit, IndexReport, LibraryStatus
+from .types import CrawlProblem, Hit, IndexReport, LibraryStatus, SearchResults
 
 CATALOG_FILE = "catalog.sqlite"
 STORE_FILE = "vectors.faiss"
@@ -58,6 +59,10 @@ class Library:
         self._encoder: Encoder | None = None
         self._store: VectorStore | None = None
         self._lock = threading.RLock()
+        # Which files count as copies of one picture when results are collapsed: same bytes for now;
+        # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
+        self.copy_groups: CopyGroups = ExactCopies(self.catalog)
+        self._searcher: Searcher | None = None
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -152,43 +157,38 @@ class Library:
             fh.close()
 
     # -- queries -------------------------------------------------------------------------------------
-    def search(self, text: str, k: int = 10) -> list[Hit]:
-        """Photos that match a description, best first."""
-        if not text or not text.strip():
-            raise PixseekError("the query is empty: type what the photo shows")
-        self._check_model()
-        self._require_images()
-        if not self.encoder.supports_text:
-            raise UnsupportedQueryError(
-                f"this index was built with {_show(self.spec.id)}, which encodes images only: "
-                "search by example with `pixseek similar PHOTO`, or re-index with a CLIP model "
-                "(--model ViT-B-32 --reindex) for text search"
-            )
-        return self._hits(self.encoder.encode_texts([text.strip()]), k)
+    @property
+    def searcher(self) -> Searcher:
+        with self._lock:
+            if self._searcher is None:
+                self._searcher = Searcher(self.catalog, lambda: self.store, lambda: self.encoder,
+                                          lambda: self.copy_groups, lock=self._lock,
+                                          model_label=_show(self.spec.id))
+            return self._searcher
 
-    def similar(self, image: ImageQuery, k: int = 10) -> list[Hit]:
-        """Photos that look like ``image`` (a path, or the bytes of an image file), best first.
-        An indexed path uses its stored vector and is left out of its own results."""
+    def query(self, query: Query, *, exclude_examples: bool = False) -> SearchResults:
+        """One page of results for a :class:`~pixseek.search.Query` (texts, example images, weights,
+        negatives, filters, paging, strong cut-off, collapsed copies). ``exclude_examples`` leaves
+        indexed example images out of their own results.
+
+        >>> lib.query(Query(text="a red bicycle", negatives=["people"], k=20, strong=True))  # doctest: +SKIP
+        """
+        query.terms()  # a malformed query fails before anything is loaded
         self._check_model()
         self._require_images()
-        exclude: set[int] = set()
-        vec = None
-        if not isinstance(image, bytes):
-            path = os.path.abspath(os.path.expanduser(os.fspath(image)))
-            row = self.catalog.row_by_path(path)
-            if row is not None and row.status == "ok":
-                vec = self.catalog.vectors([row.id])
-                exclude.add(row.id)
-            else:
-                try:
-                    with open(path, "rb") as fh:
-                        image = fh.read()
-                except OSError as exc:
-                    raise PixseekError(f"cannot read the query image {path}: {exc.strerror}") from exc
-        if vec is None:
-            vec = self.encode_image(image)
-        hits = self._hits(vec, k + len(exclude))
-        return [h for h in hits if h.id not in exclude][:k]
+        return self.searcher.run(query, exclude_examples=exclude_examples)
+
+    def search(self, text: str | None = None, k: int = 10, **options) -> list[Hit]:
+        """Photos that match a description, best first. ``options`` are :class:`Query` fields
+        (``images``, ``negatives``, ``weights``, ``template``, ``filters``, ``offset``, ``strong``,
+        ``collapse``); an example image that is indexed comes first in its own results."""
+        return self.query(Query(text=text, k=k, **options)).hits
+
+    def similar(self, image: ImageQuery, k: int = 10, **options) -> list[Hit]:
+        """Photos that look like ``image`` (a path, or the bytes of an image file), best first.
+        An indexed path uses its stored vector and is left out of its own results. ``options`` are
+        :class:`Query` fields (``filters``, ``offset``, ``strong``, ``collapse``, ...)."""
+        return self.query(Query(images=(image,), k=k, **options), exclude_examples=True).hits
 
     def encode_image(self, data: bytes) -> np.ndarray:
         """One image file's bytes -> its (1, dim) vector."""
@@ -201,21 +201,6 @@ class Library:
     def _require_images(self) -> None:
         if self.catalog.count_images() == 0:
             raise PixseekError(f"the index in {self.db_dir} has no images yet: run `pixseek index FOLDER` first")
-
-    def _hits(self, query: np.ndarray, k: int) -> list[Hit]:
-        if k < 1:
-            raise PixseekError("-k must be at least 1")
-        with self._lock:
-            scores, ids = self.store.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
-        rows = self.catalog.rows_by_ids(int(i) for i in ids[0] if i >= 0)
-        hits = []
-        for score, fid in zip(scores[0], ids[0]):
-            row = rows.get(int(fid))
-            if row is None:
-                continue
-            hits.append(Hit(path=row.path, score=float(score), id=row.id, width=row.width,
-                            height=row.height, taken_at=row.taken_at))
-        return hits
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
