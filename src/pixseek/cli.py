@@ -12,7 +12,7 @@ from typing import Any
 from . import __version__
 from .errors import PixseekError
 from .library import Library
-from .search import ORIENTATIONS, Filters, Query
+from .search import ORIENTATIONS, STRONG_Z, Filters, Query
 from .types import CrawlProblem, SearchResults
 
 Handler = Callable[[argparse.Namespace], int]
@@ -73,7 +73,8 @@ def query_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Query fields shared by `search` and `similar`."""
     filters = Filters(under=args.under or (), since=args.since, until=args.until, orientation=args.orientation,
                       min_size=args.min_size)
-    return {"filters": filters, "k": args.k, "offset": args.offset, "strong": args.strong,
+    strong = args.strong_z if args.strong_z is not None else args.strong
+    return {"filters": filters, "k": args.k, "offset": args.offset, "strong": strong,
             "collapse": not args.all_copies}
 
 
@@ -191,6 +192,8 @@ def query_parser() -> argparse.ArgumentParser:
     q.add_argument("--min-size", metavar="WxH", help="only photos at least W wide and H high, e.g. 1920x1080")
     q.add_argument("--strong", action="store_true",
                    help="keep only results that stand out for this query (see docs/search.md)")
+    q.add_argument("--strong-z", type=float, metavar="Z",
+                   help=f"--strong with another bar: how many spreads above the typical score (default {STRONG_Z})")
     q.add_argument("--all-copies", action="store_true",
                    help="list every copy of a picture as its own result (default: one, with +N copies)")
     return q

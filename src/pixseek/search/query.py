@@ -50,7 +50,8 @@ class Query:
     - ``template``: e.g. ``"a photo of {}"``, applied to every text term (off by default).
     - ``filters``: see :class:`Filters`; applied inside the store search.
     - ``k``/``offset``: the page: results ``offset .. offset + k - 1`` of one ranking.
-    - ``strong``: keep only results that stand out for this query (see ``cutoff.py``).
+    - ``strong``: keep only results that stand out for this query (see ``cutoff.py``); True uses
+      ``STRONG_Z``, a number is the z to use instead (higher: stricter).
     - ``collapse``: one result per group of copies, the others listed in ``Hit.copies``.
     """
 
@@ -62,7 +63,7 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     k: int = 10
     offset: int = 0
-    strong: bool = False
+    strong: bool | float = False
     collapse: bool = True
 
     def __post_init__(self) -> None:
@@ -82,6 +83,8 @@ class Query:
         if self.template is not None and self.template.count("{}") != 1:
             raise QueryError(f"--template {self.template!r} must contain {{}} once, where the text goes "
                              "(e.g. \"a photo of {}\")")
+        if not isinstance(self.strong, bool) and not (math.isfinite(self.strong) and self.strong > 0):
+            raise QueryError(f"--strong-z must be a number above 0, not {self.strong}")
         if any(not n for n in self.negatives):
             raise QueryError("a --not term is empty: say what to steer away from")
 

@@ -23,7 +23,7 @@ from ..imaging import decode_image
 from ..stores.base import VectorStore
 from ..types import Hit, SearchResults
 from .copies import CopyGroups, collapse
-from .cutoff import Cutoff, background_sample, strong_cutoff
+from .cutoff import STRONG_Z, Cutoff, background_sample, strong_cutoff
 from .query import Query, Term, combine
 
 TEXT_CACHE = 256
@@ -118,7 +118,9 @@ class Searcher:
         if allowed is not None and not len(allowed):
             return SearchResults([], offset=query.offset, matched=0,
                                  message=f"no indexed image matches the filters ({query.filters.describe()})")
-        cutoff = self.cutoff(vec) if query.strong else None
+        cutoff = None
+        if query.strong is not False:
+            cutoff = self.cutoff(vec, STRONG_Z if query.strong is True else float(query.strong))
         entries = self._ranking(vec, query, allowed, exclude, cutoff, frozenset(example_ids))
         page = entries[query.offset:query.offset + query.k]
         strong = self._count_strong(vec, cutoff, allowed, exclude, query.collapse) if cutoff else None
@@ -129,7 +131,7 @@ class Searcher:
             message=None if hits else _why_empty(query, entries, cutoff, exclude),
         )
 
-    def cutoff(self, vec: np.ndarray) -> Cutoff:
+    def cutoff(self, vec: np.ndarray, z: float = STRONG_Z) -> Cutoff:
         """The strong-match threshold for a query vector (see ``cutoff.py``)."""
         with self._lock:
             store = self._store()
@@ -140,7 +142,7 @@ class Searcher:
             if self._background is None or self._background[0] != fingerprint:
                 self._background = (fingerprint, background_sample(store))
             background = self._background[1]
-        return strong_cutoff(vec, background)
+        return strong_cutoff(vec, background, z)
 
     def _ranking(self, vec: np.ndarray, query: Query, allowed: np.ndarray | None, exclude: frozenset[int],
                  cutoff: Cutoff | None, prefer: frozenset[int]) -> list[Entry]:
