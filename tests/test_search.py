@@ -305,3 +305,17 @@ def test_clear_errors(fake_lib, tmp_path):
     with pixseek.open(tmp_path / "empty", model="fake:pixels") as empty:
         with pytest.raises(PixseekError, match="no images yet|empty"):
             empty.search(images=[g / "camera.jpg"])
+
+
+def test_queries_from_many_threads_agree(gallery, tmp_path, tiny_clip):
+    """The UI serves searches from several threads at once: same answers as one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pixseek.open(tmp_path / "db", model=tiny_clip) as lib:
+        lib.index([gallery])
+        queries = [dict(text=t, k=4, offset=o, strong=s) for t in ("a cat", "a rocket", "coffee")
+                   for o in (0, 4) for s in (False, True)] + [dict(images=[gallery / "moon.jpg"], k=3)]
+        with ThreadPoolExecutor(6) as pool:
+            together = list(pool.map(lambda q: [h.id for h in lib.query(Query(**q))], queries * 3))
+        alone = [[h.id for h in lib.query(Query(**q))] for q in queries * 3]
+        assert together == alone

@@ -45,6 +45,7 @@ class Searcher:
         self._copies = copies
         self._lock = lock or threading.RLock()
         self.model_label = model_label
+        self._cache_lock = threading.Lock()  # the UI runs queries from several threads
         self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
         self._images: OrderedDict[str, np.ndarray] = OrderedDict()
         self._background: tuple[tuple, np.ndarray] | None = None
@@ -76,11 +77,15 @@ class Searcher:
             )
 
     def _text_vectors(self, texts: list[str]) -> list[np.ndarray]:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        with self._cache_lock:
+            found = {t: self._texts[t] for t in texts if t in self._texts}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            for text, vec in zip(missing, self._encoder().encode_texts(missing)):
-                _remember(self._texts, text, vec, TEXT_CACHE)
-        return [self._texts[t] for t in texts]
+            found.update(zip(missing, self._encoder().encode_texts(missing)))
+            with self._cache_lock:
+                for text in missing:
+                    _remember(self._texts, text, found[text], TEXT_CACHE)
+        return [found[t] for t in texts]
 
     def _image_vector(self, value) -> tuple[np.ndarray, int | None]:
         """An indexed path uses its stored vector; anything else is read, decoded and encoded."""
@@ -99,14 +104,18 @@ class Searcher:
 
     def _encode_bytes(self, data: bytes, label: str) -> np.ndarray:
         key = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if key not in self._images:
+        with self._cache_lock:
+            vec = self._images.get(key)
+        if vec is None:
             encoder = self._encoder()
             try:
                 decoded = decode_image(data, min_side=encoder.input_size)
             except ImageDecodeError as exc:
                 raise QueryError(f"the query image {label} cannot be used: {exc}") from exc
-            _remember(self._images, key, encoder.encode_images([decoded.image])[0], IMAGE_CACHE)
-        return self._images[key]
+            vec = encoder.encode_images([decoded.image])[0]
+            with self._cache_lock:
+                _remember(self._images, key, vec, IMAGE_CACHE)
+        return vec
 
     # -- running -------------------------------------------------------------------------------------
     def run(self, query: Query, *, exclude_examples: bool = False) -> SearchResults:
