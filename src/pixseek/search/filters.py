@@ -12,6 +12,7 @@ capture date, else its file modification time, both in local time (EXIF dates ca
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
@@ -117,8 +118,8 @@ class Filters:
     def matching_ids(self, db: sqlite3.Connection) -> np.ndarray:
         """Sorted int64 ids of the indexed files that match (a catalogue connection in)."""
         where, params = self.sql()
-        ids = np.fromiter((r[0] for r in db.execute(f"SELECT f.id FROM files f WHERE {where}", params)),
-                          dtype=np.int64)
+        rows = db.execute(f"SELECT f.id FROM files f WHERE {where}", params)
+        ids = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)  # no per-row Python frame
         ids.sort()
         return ids
 

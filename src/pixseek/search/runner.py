@@ -130,13 +130,16 @@ class Searcher:
         cutoff = None
         if query.strong is not False:
             cutoff = self.cutoff(vec, STRONG_Z if query.strong is True else float(query.strong))
-        entries = self._ranking(vec, query, allowed, exclude, cutoff, frozenset(example_ids))
+        prefer = frozenset(example_ids)
+        if cutoff is None:
+            entries = self._ranking(vec, query, allowed, exclude, prefer)
+        else:
+            entries = self._strong_ranking(vec, query, cutoff, allowed, exclude, prefer)
         page = entries[query.offset:query.offset + query.k]
-        strong = self._count_strong(vec, cutoff, allowed, exclude, query.collapse) if cutoff else None
         hits = self._hits(page)
         return SearchResults(
             hits, offset=query.offset, more=len(entries) > query.offset + query.k, matched=matched,
-            strong=strong, threshold=cutoff.threshold if cutoff else None,
+            strong=len(entries) if cutoff else None, threshold=cutoff.threshold if cutoff else None,
             message=None if hits else _why_empty(query, entries, cutoff, exclude),
         )
 
@@ -154,45 +157,43 @@ class Searcher:
         return strong_cutoff(vec, background, z)
 
     def _ranking(self, vec: np.ndarray, query: Query, allowed: np.ndarray | None, exclude: frozenset[int],
-                 cutoff: Cutoff | None, prefer: frozenset[int]) -> list[Entry]:
+                 prefer: frozenset[int]) -> list[Entry]:
         """Results best first, up to one past the page (to know whether another page follows).
-        Fetches more from the store while excluded ids, the cut-off or collapsed copies leave too few."""
+        Fetches more from the store while excluded ids or collapsed copies leave too few."""
         want = query.offset + query.k + 1
-        keep = _member_test(allowed, exclude)
         with self._lock:
             total = len(self._store())
-        n = min(want + len(exclude), total)
+        # twice the page from the start: a flat or IVF scan costs the same for 20 or 40 results,
+        # and copies rarely take more than half of them
+        n = min(2 * want + len(exclude), total)
         while True:
             with self._lock:
                 scores, ids = self._store().search(vec, max(n, 1), allowed)
             found = ids[0] >= 0
             got = list(zip(ids[0][found].tolist(), scores[0][found].tolist()))
-            exhausted = len(got) < n or n >= total
-            ranked = _order([(i, s) for i, s in got if i not in exclude], prefer)
-            past_cutoff = False
-            if cutoff is not None:
-                past_cutoff = bool(got) and got[-1][1] < cutoff.threshold
-                ranked = [(i, s) for i, s in ranked if s >= cutoff.threshold]
-            if query.collapse:
-                entries = collapse(ranked, self._copies().groups_of([i for i, _ in ranked]), keep)
-            else:
-                entries = [(i, s, ()) for i, s in ranked]
-            if len(entries) >= want or exhausted or past_cutoff:
+            entries = self._entries(got, query, allowed, exclude, prefer)
+            if len(entries) >= want or len(got) < n or n >= total:
                 return entries
             n = min(2 * n, total)
 
-    def _count_strong(self, vec: np.ndarray, cutoff: Cutoff, allowed: np.ndarray | None,
-                      exclude: frozenset[int], collapsed: bool) -> int:
+    def _strong_ranking(self, vec: np.ndarray, query: Query, cutoff: Cutoff, allowed: np.ndarray | None,
+                        exclude: frozenset[int], prefer: frozenset[int]) -> list[Entry]:
+        """Every result at or above the cut-off, best first: one range search gives them all, so
+        their count (the "N strong matches") costs nothing more."""
         with self._lock:
-            ids = self._store().range_search(vec, cutoff.threshold)[0][0]
+            ids, scores = self._store().range_search(vec, cutoff.threshold)[0]
         if allowed is not None:
-            ids = ids[np.isin(ids, allowed)]
-        if exclude:
-            ids = ids[~np.isin(ids, np.fromiter(exclude, np.int64))]
-        if not collapsed or not len(ids):
-            return int(len(ids))
-        groups = self._copies().groups_of(ids.tolist())
-        return len({min(groups.get(i) or (i,)) for i in ids.tolist()})
+            keep = np.isin(ids, allowed)
+            ids, scores = ids[keep], scores[keep]
+        return self._entries(list(zip(ids.tolist(), scores.tolist())), query, allowed, exclude, prefer)
+
+    def _entries(self, got: list[tuple[int, float]], query: Query, allowed: np.ndarray | None,
+                 exclude: frozenset[int], prefer: frozenset[int]) -> list[Entry]:
+        ranked = _order([(i, s) for i, s in got if i not in exclude], prefer)
+        if not query.collapse:
+            return [(i, s, ()) for i, s in ranked]
+        groups = self._copies().groups_of([i for i, _ in ranked])
+        return collapse(ranked, groups, _member_test(allowed, exclude))
 
     def _hits(self, entries: list[Entry]) -> list[Hit]:
         rows = self.catalog.rows_by_ids({i for fid, _, copies in entries for i in (fid, *copies)})
