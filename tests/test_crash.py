@@ -49,6 +49,19 @@ def snapshot(db):
     return rows, nvec, store_ids, cat_ids
 
 
+def rows_in(db) -> int:
+    """Rows in the catalogue (0 while it does not exist yet, or is being created)."""
+    if not (db / "catalog.sqlite").exists():
+        return 0
+    con = sqlite3.connect(db / "catalog.sqlite", timeout=1)
+    try:
+        return con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
 def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     gallery = tmp_path / "g"
     make_gallery(gallery)
@@ -61,8 +74,14 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     rng = random.Random(1)
     partial_seen = False
     for attempt in range(6):
+        before = rows_in(db)
         proc = subprocess.Popen(index_cmd(db, gallery, tiny_clip), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.5, 7.0))
+        # On a busy machine the imports alone can outlast a fixed delay: wait until this run has
+        # committed something, then kill it at a random moment of its work.
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and rows_in(db) <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         if proc.poll() is not None:
             break  # finished before the kill: the loop has done its job
         os.kill(proc.pid, signal.SIGKILL)
