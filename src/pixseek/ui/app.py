@@ -109,8 +109,8 @@ def search_tab(ctx: UiContext) -> None:
     results = [gallery, hits_st, query_st, status, more_btn, detail]
 
     def show(query: EncodedQuery, k: int, started: float) -> tuple:
-        hits = lib.search_encoded(query, int(k))
-        more = len(hits) == int(k)
+        found = lib.search_encoded(query, int(k))
+        hits, more = found.hits, found.more
         return (render.gallery_items(lib, hits), [h.to_dict() for h in hits], query,
                 render.search_status(len(hits), query.text, query.image, time.perf_counter() - started, more),
                 gr.Button(visible=more), gr.Column(visible=False))
