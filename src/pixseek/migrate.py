@@ -90,12 +90,13 @@ def _copy(lib: Library, target: str, dim: int, progress: ProgressFn | None) -> i
     store = scaleout.open_spec(lib, target, dim)
     try:
         held = store.ids()
+        if held.size and target != scaleout.FAISS and target not in scaleout._used(lib):
+            # Another index's vectors (ids are only unique within one catalogue): never overwrite them.
+            raise StoreError(
+                f"{store.describe()} already holds {held.size} vectors in this index's id range that "
+                "it did not put there: migrate to another collection (milvus://HOST:PORT/NAME)")
         stale = np.setdiff1d(held, want, assume_unique=True)
         if stale.size:
-            if target != scaleout.FAISS and target not in scaleout._used(lib):
-                raise StoreError(
-                    f"{store.describe()} already holds {stale.size} vectors in this index's id range that "
-                    "it does not know: migrate to another collection (milvus://HOST:PORT/NAME)")
             store.remove(stale)  # our own leftovers from an earlier stay there
         if progress:
             progress(0, len(want))
@@ -152,12 +153,12 @@ def merge(lib: Library, shard_dirs: Sequence[str | os.PathLike]) -> MergeReport:
                 if shard.catalog.get_meta(key) != first.catalog.get_meta(key):
                     raise PixseekError(f"{shard.db_dir} and {first.db_dir} differ in {what}: shards of one "
                                        "index use the same --model")
-            if shard.store_spec != first.store_spec:
-                raise PixseekError(f"{shard.db_dir} keeps its vectors in {shard.store_spec}, {first.db_dir} "
-                                   f"in {first.store_spec}: shards of one index share one store")
             if s.count != spec.count:
                 raise PixseekError(f"{shard.db_dir} is shard {s}, {first.db_dir} shard {spec}: "
                                    "all shards of one index use the same N")
+            if shard.store_spec != first.store_spec:
+                raise PixseekError(f"{shard.db_dir} keeps its vectors in {shard.store_spec}, {first.db_dir} "
+                                   f"in {first.store_spec}: shards of one index share one store")
             if s.index in seen:
                 raise PixseekError(f"{shard.db_dir} and {seen[s.index]} are both shard {s}")
             seen[s.index] = str(shard.db_dir)

@@ -350,6 +350,8 @@ class MilvusStore(VectorStore):
         else:
             allowed = np.unique(as_ids(filter_ids))
             allowed = allowed[self._in_scope(allowed)]
+            if not len(allowed):
+                return out_scores, out_ids
             # The id range is implied: `allowed` was cut to it.
             exprs = [_in_expr(allowed[s:s + FILTER_CHUNK]) for s in range(0, len(allowed), FILTER_CHUNK)]
         with self._lock, self._errors("search"):
