@@ -181,6 +181,9 @@ def _quiet_pymilvus() -> None:
     ``PIXSEEK_LOG_LEVEL`` (as in the CLI) brings its messages back."""
     if not os.environ.get("PIXSEEK_LOG_LEVEL"):
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL + 1)
+        # Milvus Lite's server runs in this process and logs calls it does not implement (the
+        # query iterator's optional AllocTimestamp) with a traceback; the client copes without.
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL + 1)
 
 
 class MilvusStore(VectorStore):
