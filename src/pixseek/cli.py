@@ -107,8 +107,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, st.to_dict(), "")
         return 0
-    model = st.model.replace("|", " (") + ")" if st.model and "|" in st.model and not st.model.endswith("|") \
-        else (st.model or "-").rstrip("|")
+    model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("folders: " + (", ".join(st.roots) or "-"))
@@ -140,6 +139,19 @@ def cmd_merge(args: argparse.Namespace) -> int:
         report = merge(lib, args.shards)
     d = report.to_dict()
     emit(args, d, f"merged shards {', '.join(report.shards)}: {report.images} images, vectors in {report.store}")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        report = lib.evaluate_retrieval(args.captions, ks=args.ks)
+    d = report.to_dict()
+    if args.json:
+        emit(args, d, "")
+        return 0
+    print(f"{report.images} images, {report.captions} captions")
+    for name, key in (("text -> image", "text_to_image"), ("image -> text", "image_to_text")):
+        print(f"{name}:  " + "  ".join(f"{k} {v:.3f}" for k, v in d[key].items()))
     return 0
 
 
@@ -210,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "re-running shards.")
     p.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shards' index folders")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("eval", help="measure search quality on your own photos",
+                       description="Evaluations that help choose a model for your photos.")
+    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True, help="what to measure")
+    e = evals.add_parser("retrieval", parents=[common, model], help="recall@K, text->image and image->text",
+                         description="Recall@K for text->image and image->text with the index's model, on a "
+                                     "CSV of (image path, caption) rows; images need not be indexed.")
+    e.add_argument("--captions", required=True, metavar="FILE.csv", help="CSV: image path, caption (one per row)")
+    e.add_argument("--k", dest="ks", type=int, nargs="+", default=[1, 5, 10], help="the K values (default 1 5 10)")
+    e.set_defaults(func=cmd_eval_retrieval)
     return parser
 
 
