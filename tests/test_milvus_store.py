@@ -77,7 +77,11 @@ def test_range_search_equals_faiss_and_pages(pair, monkeypatch):
     for (gi, gs), (wi, ws) in zip(mil.range_search(queries, 0.55), want):
         assert np.array_equal(np.sort(gi), np.sort(wi)) and (gs >= 0.55).all()
         np.testing.assert_allclose(gs, ws, atol=1e-5)
-    # Pages of 9: results beyond the first page come from follow-up searches below the lowest score.
+    # A full small first page is asked again at the cap.
+    monkeypatch.setattr(milvus_mod, "RANGE_FIRST_PAGE", 3)
+    for (gi, _), (wi, _) in zip(mil.range_search(queries, 0.55), want):
+        assert np.array_equal(np.sort(gi), np.sort(wi))
+    # Small pages: results beyond the first page come from follow-up searches below the lowest score.
     counts = [len(i) for i, _ in want]
     monkeypatch.setattr(milvus_mod, "MAX_TOPK", max(9, -(-max(counts) // 4)))
     for (gi, _), (wi, _) in zip(mil.range_search(queries, 0.55), want):

@@ -56,6 +56,7 @@ FILTER_CHUNK = 10_000
 WRITE_CHUNK = 1_000  # rows per upsert: 2 MB at d=512
 QUERY_BATCH = 256  # query vectors per search call
 RANGE_PAGE_SLACK = 1e-6
+RANGE_FIRST_PAGE = 256
 LITE_RANGE_PAGES = 5
 CONNECT_TIMEOUT_S = 10.0
 TOKEN_ENV, USER_ENV, PASSWORD_ENV = "PIXSEEK_MILVUS_TOKEN", "PIXSEEK_MILVUS_USER", "PIXSEEK_MILVUS_PASSWORD"
@@ -390,15 +391,23 @@ class MilvusStore(VectorStore):
         with self._lock, self._errors("range search"):
             for start in range(0, len(queries), QUERY_BATCH):
                 batch = queries[start:start + QUERY_BATCH]
-                scores, ids = self._range(batch, radius, 2.0)
+                # Near-duplicate queries have few results: a small first page is much cheaper
+                # (Milvus Lite ranks 5 x limit candidates); a full one is asked again at the cap.
+                first = min(RANGE_FIRST_PAGE, MAX_TOPK)
+                scores, ids = self._range(batch, radius, 2.0, first)
                 for row in range(len(batch)):
-                    out.append(self._range_rest(batch[row], scores[row], ids[row], radius, min_score))
+                    s, i = scores[row], ids[row]
+                    if (i >= 0).sum() == first < MAX_TOPK:
+                        s, i = (a[0] for a in self._range(batch[row:row + 1], radius, 2.0, MAX_TOPK))
+                    out.append(self._range_rest(batch[row], s, i, radius, min_score))
         return out
 
-    def _range(self, queries: np.ndarray, radius: float, upper: float) -> tuple[np.ndarray, np.ndarray]:
+    def _range(self, queries: np.ndarray, radius: float, upper: float,
+               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         # range_filter is the inclusive upper bound for IP; 2.0 is above any score of unit vectors.
-        return self._search(queries, MAX_TOPK, self._scope_expr(),
-                            {"radius": radius, "range_filter": upper}, limit=MAX_TOPK)
+        limit = limit or MAX_TOPK
+        return self._search(queries, limit, self._scope_expr(), {"radius": radius, "range_filter": upper},
+                            limit=limit)
 
     def _range_rest(self, query: np.ndarray, scores: np.ndarray, ids: np.ndarray, radius: float,
                     min_score: float) -> tuple[np.ndarray, np.ndarray]:
