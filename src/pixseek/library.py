@@ -25,7 +25,6 @@ from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
-from .stores import open_store
 from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
 from .types import CrawlProblem, Hit, IndexReport, LibraryStatus
