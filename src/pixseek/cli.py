@@ -142,6 +142,23 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import server  # Gradio loads only for this command
+
+    auth = server.parse_auth(args.auth or os.environ.get(server.AUTH_ENV))
+    warning = server.check_exposure(args.host, auth)
+    if warning:
+        print(f"pixseek: {warning}", file=sys.stderr)
+    with open_library(args) as lib:
+        app, url = server.launch(lib, host=args.host, port=args.port, auth=auth, block=False)
+        print(f"pixseek: serving {lib.db_dir} at {url} (Ctrl+C stops it)", flush=True)
+        try:
+            app.block_thread()
+        finally:
+            app.close()
+    return 0
+
+
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         report = lib.evaluate_retrieval(args.captions, ks=args.ks)
@@ -222,6 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "re-running shards.")
     p.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shards' index folders")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("serve", parents=[common, model], help="open the web UI (search, library, indexing)",
+                       description="Open the web UI on http://127.0.0.1:7860. Only this machine can reach it "
+                                   "unless --host says otherwise, which then needs --auth.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="log-in for the page; required with a non-loopback "
+                                                          "--host (default: $PIXSEEK_AUTH)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", help="measure search quality on your own photos",
                        description="Evaluations that help choose a model for your photos.")

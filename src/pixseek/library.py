@@ -13,24 +13,29 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import scaleout
+from .access import resolves_inside
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
-from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
+from .crawl import check_roots
+from .encoders import Encoder, ModelSpec, l2_normalize, load_encoder, normalize_spec
 from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
 from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
-from .types import CrawlProblem, Hit, IndexReport, LibraryStatus
+from .thumbs import GALLERY_SIZE, ThumbnailCache
+from .types import CrawlProblem, EncodedQuery, Hit, ImageInfo, IndexReport, LibraryStatus
 
 CATALOG_FILE = "catalog.sqlite"
 STORE_FILE = "vectors.faiss"
+THUMBS_DIR = "thumbs"
 ImageQuery = str | os.PathLike | bytes
 
 
@@ -131,6 +136,7 @@ class Library:
                     self.catalog.set_meta(db, "model", self.spec.id)
                     self.catalog.set_meta(db, "dim", str(dim))
                 self.recorded_model = self.spec.id
+            check_roots(roots)  # before recording them: a typo must not become an indexed folder
             self.catalog.add_roots(roots)
             indexer = Indexer(self.catalog, self.store, lambda: self.encoder, batch_size=batch_size,
                               workers=workers, include_hidden=include_hidden, progress=progress,
@@ -151,7 +157,7 @@ class Library:
             self._store.close()
             self._store = None
         for name in os.listdir(self.db_dir):
-            if name.startswith(STORE_FILE):
+            if STORE_FILE in name:  # the store file and any temp file a killed save left
                 os.remove(self.db_dir / name)
 
     @contextlib.contextmanager
@@ -273,6 +279,98 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    # -- for clients that show photos (the web UI) ---------------------------------------------------
+    @property
+    def thumb_cache(self) -> ThumbnailCache:
+        """Thumbnails, kept next to the index in ``DB/thumbs``."""
+        return ThumbnailCache(self.db_dir / THUMBS_DIR)
+
+    @property
+    def supports_text(self) -> bool:
+        """Whether the index's model reads text (loads the model if needed)."""
+        return self.encoder.supports_text
+
+    def is_servable(self, path: str | os.PathLike) -> bool:
+        """True when a client may show ``path``: an indexed photo that resolves inside an indexed
+        folder (see :mod:`pixseek.access`)."""
+        return self._servable_row(path) is not None
+
+    def image_info(self, path: str | os.PathLike) -> ImageInfo:
+        """Path, dimensions, file size, capture and modification dates of an indexed photo."""
+        row = self._servable_row(path, required=True)
+        try:
+            st = os.stat(row.path)
+        except OSError as exc:
+            raise PixseekError(f"cannot read {row.path}: {exc.strerror}") from exc
+        modified = datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds")
+        return ImageInfo(path=row.path, name=os.path.basename(row.path), width=row.width, height=row.height,
+                         bytes=st.st_size, taken_at=row.taken_at, modified=modified, format=row.format)
+
+    def thumbnail(self, path: str | os.PathLike, size: int = GALLERY_SIZE) -> Path:
+        """An upright JPEG of an indexed photo, longer side <= ``size``, made once and cached."""
+        row = self._servable_row(path, required=True)
+        try:
+            return self.thumb_cache.get(row.path, row.sha, size)
+        except ImageDecodeError as exc:
+            raise PixseekError(f"cannot show {row.path}: {exc}") from exc
+        except OSError as exc:
+            raise PixseekError(f"cannot write a thumbnail in {self.thumb_cache.folder}: {exc.strerror}") from exc
+
+    def _servable_row(self, path: str | os.PathLike, required: bool = False):
+        try:
+            # abspath also folds `..`: ROOT/../etc/passwd becomes /etc/passwd, which is no indexed row
+            abs_path = os.path.abspath(os.fspath(path))
+            row = self.catalog.row_by_path(abs_path)
+        except (TypeError, ValueError):
+            row = None
+        if row is not None and row.status == "ok" and resolves_inside(row.path, self.catalog.roots()):
+            return row
+        if required:
+            raise PixseekError(f"not an indexed photo: {path}")
+        return None
+
+    def encode_query(self, text: str | None = None, image: ImageQuery | EncodedQuery | None = None,
+                     image_name: str | None = None) -> EncodedQuery:
+        """One vector for a text, an image (a path, a file's bytes, or an earlier EncodedQuery of
+        one), or both: then the two unit vectors are added with equal weight and normalised.
+        An indexed query photo is left out of its own results."""
+        text = (text or "").strip() or None
+        if text is None and image is None:
+            raise PixseekError("the query is empty: type what the photo shows, or give a photo")
+        self._check_model()
+        self._require_images()
+        parts: list[np.ndarray] = []
+        exclude: tuple[int, ...] = ()
+        if text is not None:
+            if not self.encoder.supports_text:
+                raise UnsupportedQueryError(
+                    f"this index was built with {_show(self.spec.id)}, which encodes images only: "
+                    "search by example (give a photo), or re-index with a CLIP model "
+                    "(--model ViT-B-32 --reindex) for text search"
+                )
+            parts.append(self.encoder.encode_texts([text])[0])
+        if isinstance(image, EncodedQuery):
+            parts.append(np.asarray(image.vector, dtype=np.float32))
+            exclude, image_name = image.exclude, image_name or image.image
+        elif isinstance(image, bytes):
+            parts.append(self.encode_image(image)[0])
+        elif image is not None:
+            vec, own_id = self.vector_for(image)
+            parts.append(vec[0])
+            exclude = (own_id,) if own_id is not None else ()
+            image_name = image_name or os.path.abspath(os.path.expanduser(os.fspath(image)))
+        vector = l2_normalize(np.sum(parts, axis=0))[0]
+        return EncodedQuery(vector=vector, exclude=exclude, text=text, image=image_name)
+
+    def search_encoded(self, query: EncodedQuery, k: int = 10) -> list[Hit]:
+        """The ``k`` best photos for an encoded query (ask again with a bigger ``k`` to load more)."""
+        hits = self._hits(query.vector, k + len(query.exclude))
+        return [h for h in hits if h.id not in query.exclude][:k]
+
+    def find(self, text: str | None = None, image: ImageQuery | None = None, k: int = 10) -> list[Hit]:
+        """Search by words, by example, or both at once (see ``encode_query``)."""
+        return self.search_encoded(self.encode_query(text, image), k)
 
 
 class _Serialized:

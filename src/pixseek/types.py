@@ -76,3 +76,31 @@ class LibraryStatus:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return d
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a client shows next to one indexed photo (see ``Library.image_info``)."""
+
+    path: str
+    name: str
+    width: int | None
+    height: int | None
+    bytes: int
+    taken_at: str | None  # ISO 8601 EXIF capture date, when the photo has one
+    modified: str  # ISO 8601 file modification time
+    format: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    """A query turned into one vector (``Library.encode_query``). A client keeps it to page through
+    results ("load more") without keeping the query image itself."""
+
+    vector: Any  # numpy (dim,) float32, L2-normalised
+    exclude: tuple[int, ...] = ()  # ids left out of the results: the query photo, when indexed
+    text: str | None = None
+    image: str | None = None  # the query photo's path or file name, for display
