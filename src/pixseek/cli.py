@@ -182,8 +182,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    bar = ProgressBar(sys.stderr.isatty() and not args.json, desc="encoding", unit="item")
     with open_library(args) as lib:
-        report = lib.evaluate_retrieval(args.captions, ks=args.ks)
+        try:
+            report = lib.evaluate_retrieval(args.captions, ks=args.ks, progress=bar)
+        finally:
+            bar.close()
     d = report.to_dict()
     if args.json:
         emit(args, d, "")
