@@ -89,9 +89,10 @@ def show_photos(paths: Sequence[str | os.PathLike], titles: Sequence[str] | None
 
 
 def show_hits(hits: Sequence[Any], *, columns: int = 5, title: str | None = None, size: float = 2.6):
-    """A grid of search results, titled with score and file name."""
-    return show_photos([h.path for h in hits], [f"{h.score:.3f}  {os.path.basename(h.path)}"[:34] for h in hits],
-                       columns=columns, title=title, size=size)
+    """A grid of search results, titled with score, file name and how many copies it stands for."""
+    titles = [f"{h.score:.3f}  {os.path.basename(h.path)[:24]}" + (f" +{len(h.copies)}" if h.copies else "")
+              for h in hits]
+    return show_photos([h.path for h in hits], titles, columns=columns, title=title, size=size)
 
 
 def scatter_thumbnails(ax: Any, xy: Any, paths: Sequence[str], zoom: float = 0.25, thumb: int = 96) -> None:
