@@ -40,7 +40,10 @@ class Library:
     """
 
     def __init__(self, db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-                 pretrained: str | None = None, device: str = "auto") -> None:
+                 pretrained: str | None = None, device: str = "auto", backend: str = "auto",
+                 precision: str = "fp32") -> None:
+        self.backend = backend  # auto | torch | onnx, and precision fp32 | int8: see encoders.onnx
+        self.precision = precision
         self.db_dir = Path(os.path.expanduser(db_dir)) if db_dir else default_db_dir()
         try:
             self.db_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ class Library:
     def encoder(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = load_encoder(self.spec)
+                self._encoder = load_encoder(self.spec, self.backend, self.precision)
             return self._encoder
 
     @property
@@ -244,6 +247,8 @@ def _show(model_id: str) -> str:
 
 
 def open_library(db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-         pretrained: str | None = None, device: str = "auto") -> Library:
+         pretrained: str | None = None, device: str = "auto", backend: str = "auto",
+         precision: str = "fp32") -> Library:
     """Open (or create) the library in ``db_dir`` (default: the user data folder)."""
-    return Library(db_dir, model=model, pretrained=pretrained, device=device)
+    return Library(db_dir, model=model, pretrained=pretrained, device=device, backend=backend,
+                   precision=precision)

@@ -1,0 +1,199 @@
+"""Indexing throughput: the plain open_clip loop against `pixseek index`, same folder, same weights.
+
+    python bench/index_throughput.py FOLDER [--model ViT-B-32 --pretrained random]
+                                     [--backend auto --precision int8] [--device cpu|cuda]
+
+Prints, all measured in this run:
+- the machine: achievable fp32 GFLOP/s (a large sgemm through torch) and the encoder's GFLOP/image;
+- the plain loop peers write (open, convert, preprocess, batch 32, encode; one Python thread);
+- the model alone on pre-decoded tensors (torch fp32, and pixseek's encoder), so decoding shows;
+- `pixseek index` (a warm-up run first, which pays the one-time ONNX export and int8 check);
+- the ratios, and the goals (index >= 5x the plain loop; encoder >= 18 images/s for ViT-B-32).
+
+`--pretrained random` is compute-equal to real weights (weights can't be downloaded here).
+Folder of large real photos: `python bench/wallpapers.py`. Times are wall-clock; other load on
+the machine moves them, the ratios less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from PIL import Image  # noqa: E402
+
+import pixseek  # noqa: E402
+from pixseek.crawl import crawl  # noqa: E402
+from pixseek.encoders import ModelSpec, load_encoder  # noqa: E402
+from pixseek.imaging import decode_image  # noqa: E402
+
+GOAL_INDEX_RATIO = 5.0
+GOAL_ENCODER_RATE = 18.0  # images/s, ViT-B-32 on the 2-core reference machine
+
+
+def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best achievable fp32 GFLOP/s of a large square matmul (torch, default threads)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def encoder_gflop_per_image(model, size: int) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model.encode_image(torch.zeros(1, 3, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def plain_loop(paths: list[str], model, preprocess, device: str, batch_size: int = 32) -> float:
+    """What peers' scripts do: PIL open, convert, preprocess, batch, encode. Returns images/s."""
+    import torch
+
+    start = time.perf_counter()
+    for i in range(0, len(paths), batch_size):
+        batch = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[i:i + batch_size]])
+        with torch.no_grad():
+            feats = model.encode_image(batch.to(device))
+            feats = (feats / feats.norm(dim=-1, keepdim=True)).cpu()
+    return len(paths) / (time.perf_counter() - start)
+
+
+def model_only(encode, tensors, batch_size: int) -> float:
+    """images/s of ``encode`` on pre-decoded, preprocessed tensors (one warm-up batch first)."""
+    import torch
+
+    encode(torch.stack(tensors[:min(batch_size, len(tensors))]))
+    start = time.perf_counter()
+    for i in range(0, len(tensors), batch_size):
+        encode(torch.stack(tensors[i:i + batch_size]))
+    return len(tensors) / (time.perf_counter() - start)
+
+
+def decode_ms(paths: list[str], min_side: int | None) -> float:
+    start = time.perf_counter()
+    for p in paths:
+        decode_image(p, min_side=min_side)
+    return (time.perf_counter() - start) / len(paths) * 1000
+
+
+def pixseek_index(folder: str, args, db: Path):
+    lib = pixseek.open(db, model=args.model, pretrained=args.pretrained, device=args.device,
+                       backend=args.backend, precision=args.precision)
+    lib.encoder  # loaded before the clock starts, as the plain loop's model is  # noqa: B018
+    report = lib.index([folder], batch_size=args.batch_size, workers=args.workers)
+    return report.added / report.seconds, lib, report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder")
+    ap.add_argument("--model", default="ViT-B-32")
+    ap.add_argument("--pretrained", default="random")
+    ap.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    ap.add_argument("--precision", default="int8", choices=["fp32", "int8"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--batch-size", type=int, default=None, help="pixseek's batch (default 32, 256 on cuda)")
+    ap.add_argument("--workers", type=int, default=None, help="pixseek's decode workers (default: its own)")
+    ap.add_argument("--limit", type=int, default=0, help="use the first N photos only")
+    args = ap.parse_args()
+    args.batch_size = args.batch_size or (256 if args.device == "cuda" else 32)
+    import open_clip
+    import torch
+
+    paths = sorted(f.path for f in crawl([args.folder]))
+    paths = paths[:args.limit] if args.limit else paths
+    if not paths:
+        raise SystemExit(f"no images in {args.folder}")
+    sizes = [Image.open(p).size for p in paths]
+    print(f"folder: {len(paths)} photos, longer side {min(max(s) for s in sizes)}-{max(max(s) for s in sizes)} px; "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+    # -- the machine and the model ----------------------------------------------------------------
+    gflops = sgemm_gflops()
+    torch.manual_seed(0)  # pixseek's `random` weights use the same seed: the same model
+    pretrained = None if args.pretrained == "random" else args.pretrained
+    model, _, preprocess = open_clip.create_model_and_transforms(args.model, pretrained=pretrained,
+                                                                 device=args.device)
+    model.eval()
+    size = int(model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size)
+    per_image = encoder_gflop_per_image(model.cpu(), size)
+    model.to(args.device)
+    print(f"machine: sgemm {gflops:.0f} GFLOP/s; {args.model} image tower {per_image:.2f} GFLOP/image "
+          f"-> compute ceiling {gflops / per_image:.1f} images/s")
+
+    # -- decoding ----------------------------------------------------------------------------------
+    sample = paths[:min(12, len(paths))]
+    full, draft = decode_ms(sample, None), decode_ms(sample, size)
+    print(f"decode+orient per photo: full {full:.0f} ms, draft to >= 2x{size} px {draft:.0f} ms")
+
+    # -- the plain loop ----------------------------------------------------------------------------
+    plain = plain_loop(paths, model, preprocess, args.device)
+    print(f"plain open_clip loop:            {plain:6.2f} images/s")
+
+    # -- model only ----------------------------------------------------------------------------------
+    tensors = [preprocess(decode_image(p, min_side=size).image) for p in paths[:64]]
+
+    def torch_encode(batch):
+        with torch.no_grad():
+            return model.encode_image(batch.to(args.device)).cpu()
+
+    torch_rate = model_only(torch_encode, tensors, 32)
+    print(f"model only, torch fp32 eager:    {torch_rate:6.2f} images/s  ({torch_rate * per_image / gflops:.0%} of sgemm)")
+    enc = load_encoder(ModelSpec(args.model, args.pretrained, args.device), args.backend, args.precision)
+    if hasattr(enc, "precision") and args.precision == "int8":
+        enc.encode_pixels(torch.stack(tensors[:32]))  # a first sample, so the int8 check can settle
+        enc.drain_notes()
+    label = f"{type(enc).__name__} {getattr(enc, 'active_precision', 'fp32')}"
+    enc_rate = model_only(enc.encode_pixels, tensors, 32)
+    print(f"model only, pixseek ({label}): {enc_rate:6.2f} images/s  ({enc_rate * per_image / gflops:.0%} of sgemm)")
+    del enc
+
+    # -- pixseek index -------------------------------------------------------------------------------
+    tmp = Path(tempfile.mkdtemp(prefix="pixseek-bench-"))
+    try:
+        warm, lib, report = pixseek_index(args.folder, args, tmp / "warm")
+        lib.close()
+        for note in report.notes:
+            print(f"  note: {note}")
+        rate, lib, report = pixseek_index(args.folder, args, tmp / "timed")
+        enc = lib.encoder
+        lib.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"pixseek index, first run:        {warm:6.2f} images/s  (incl. one-time export/int8 check)")
+    print(f"pixseek index ({type(enc).__name__} {getattr(enc, 'active_precision', 'fp32')}, "
+          f"batch {args.batch_size}): {rate:6.2f} images/s")
+    print()
+    ratio = rate / plain
+    print(f"index vs plain loop: {ratio:.2f}x   (goal >= {GOAL_INDEX_RATIO:.0f}x: "
+          f"{'met' if ratio >= GOAL_INDEX_RATIO else 'NOT met'})")
+    print(f"encoder alone: {enc_rate:.1f} images/s = {enc_rate / torch_rate:.2f}x torch eager, "
+          f"{enc_rate * per_image:.0f} GFLOP/s = {enc_rate * per_image / gflops:.0%} of sgemm "
+          f"(goal >= {GOAL_ENCODER_RATE:.0f} images/s for ViT-B-32: "
+          f"{'met' if enc_rate >= GOAL_ENCODER_RATE else 'NOT met'})")
+    print(f"index vs encoder alone: {rate / enc_rate:.0%} (what decoding and bookkeeping leave)")
+
+
+if __name__ == "__main__":
+    main()
