@@ -202,7 +202,7 @@ class Library:
         return self.encoder.encode_images([decoded.image])
 
     def _require_images(self) -> None:
-        if self.catalog.count_images() == 0:
+        if not self.catalog.has_images():
             raise PixseekError(f"the index in {self.db_dir} has no images yet: run `pixseek index FOLDER` first")
 
     def _hits(self, query: np.ndarray, k: int) -> list[Hit]:
