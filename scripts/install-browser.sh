@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
+# Debian packages the tests drive: chromium (Playwright drives it; it never downloads a browser)
+# and tmux (a real terminal for the progress-bar test).
 set -euo pipefail
-command -v chromium >/dev/null && exit 0
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v tmux >/dev/null || missing+=(tmux)
+[ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-$SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+$SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

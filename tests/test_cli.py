@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -94,3 +96,25 @@ def test_every_command_has_help():
         assert p.description, name
         for action in p._actions:
             assert action.help, f"{name} {action.option_strings or action.dest}"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (test.sh installs it)")
+def test_progress_bar_on_a_terminal_only(gallery, tmp_path, tiny_clip):
+    """A real terminal (tmux) shows the bar; the summary line alone goes to a pipe (tested above)."""
+    session = f"pixseek-{os.getpid()}"
+    done = tmp_path / "done"
+    cmd = (f"{sys.executable} -m pixseek index {gallery} --db {tmp_path / 'db'} --model {tiny_clip}; "
+           f"touch {done}; sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "20", cmd], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        for _ in range(600):
+            if done.exists():
+                break
+            time.sleep(0.1)
+        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                                text=True, check=True).stdout
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert "indexing: 100%" in screen and "11/11" in screen, screen
+    assert "indexed: 11 added" in screen

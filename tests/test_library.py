@@ -139,3 +139,30 @@ def test_store_is_reconciled_with_the_catalogue(gallery, tmp_path):
     with pixseek.open(db) as lib:
         assert len(lib.store) == 11
         assert lib.similar(gallery / "moon.jpg", k=1)
+
+
+def test_search_keeps_working_while_indexing(gallery, tmp_path):
+    more = tmp_path / "more"
+    more.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(more / f"n{i}.png")
+    import threading
+
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([gallery])
+        errors, during = [], 0
+        worker = threading.Thread(target=lambda: lib.index([more], batch_size=8))
+        worker.start()
+        while worker.is_alive():
+            try:
+                assert lib.similar(gallery / "coffee.jpg", k=3)
+                during += 1
+            except Exception as exc:  # noqa: BLE001 - any failure is the bug this test looks for
+                errors.append(exc)
+        worker.join()
+        assert not errors and during > 0
+        with pytest.raises(PixseekError, match="another pixseek is indexing"):
+            with lib._writer_lock():
+                lib.index([gallery])
+        assert lib.status().images == 411 and len(lib.store) == 411

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,7 +50,9 @@ class ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="img", desc="indexing", dynamic_ncols=True, file=sys.stderr)
+            # A pty may report 0 columns (then tqdm draws nothing): fall back to 80.
+            width = shutil.get_terminal_size((80, 24)).columns or 80
+            self.bar = tqdm(total=total, unit="img", desc="indexing", ncols=width, file=sys.stderr)
         self.bar.n = done
         self.bar.refresh()
 
@@ -97,13 +100,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, st.to_dict(), "")
         return 0
-    model = st.model.replace("|", " (") + ")" if st.model and "|" in st.model and not st.model.endswith("|") \
-        else (st.model or "-").rstrip("|")
+    model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
         print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        report = lib.evaluate_retrieval(args.captions, ks=args.ks)
+    d = report.to_dict()
+    if args.json:
+        emit(args, d, "")
+        return 0
+    print(f"{report.images} images, {report.captions} captions")
+    for name, key in (("text -> image", "text_to_image"), ("image -> text", "image_to_text")):
+        print(f"{name}:  " + "  ".join(f"{k} {v:.3f}" for k, v in d[key].items()))
     return 0
 
 
@@ -154,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
                        description="Images, model, folders, and every skipped file with its reason.")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("eval", help="measure search quality on your own photos",
+                       description="Evaluations that help choose a model for your photos.")
+    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True)
+    e = evals.add_parser("retrieval", parents=[common, model], help="recall@K, text->image and image->text",
+                         description="Recall@K for text->image and image->text with the index's model, on a "
+                                     "CSV of (image path, caption) rows; images need not be indexed.")
+    e.add_argument("--captions", required=True, metavar="FILE.csv", help="CSV: image path, caption (one per row)")
+    e.add_argument("--k", dest="ks", type=int, nargs="+", default=[1, 5, 10], help="the K values (default 1 5 10)")
+    e.set_defaults(func=cmd_eval_retrieval)
     return parser
 
 

