@@ -40,7 +40,7 @@ GOAL_INDEX_RATIO = 5.0
 GOAL_ENCODER_RATE = 18.0  # images/s, ViT-B-32 on the 2-core reference machine
 
 
-def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+def sgemm_gflops(n: int = 3072, repeats: int = 3) -> float:
     """Best achievable fp32 GFLOP/s of a large square matmul (torch, default threads)."""
     import torch
 
@@ -54,7 +54,8 @@ def encoder_gflop_per_image(model, size: int) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    # grad on: under no_grad, attention takes a fused kernel that the counter does not see
+    with FlopCounterMode(display=False) as counter:
         model.encode_image(torch.zeros(1, 3, size, size))
     return counter.get_total_flops() / 1e9
 
@@ -79,14 +80,17 @@ def plain_loop(paths: list[str], model, preprocess, device: str, batch_size: int
 
 
 def model_only(encode, tensors, batch_size: int) -> float:
-    """images/s of ``encode`` on pre-decoded, preprocessed tensors (one warm-up batch first)."""
+    """images/s of ``encode`` on pre-decoded, preprocessed tensors (after a warm-up batch)."""
     import torch
 
     encode(torch.stack(tensors[:min(batch_size, len(tensors))]))
-    start = time.perf_counter()
-    for i in range(0, len(tensors), batch_size):
-        encode(torch.stack(tensors[i:i + batch_size]))
-    return len(tensors) / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(2):  # the better of two passes: other load on the machine only slows
+        start = time.perf_counter()
+        for i in range(0, len(tensors), batch_size):
+            encode(torch.stack(tensors[i:i + batch_size]))
+        best = max(best, len(tensors) / (time.perf_counter() - start))
+    return best
 
 
 def decode_ms(paths: list[str], min_side: int | None) -> float:
@@ -115,6 +119,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None, help="pixseek's batch (default 32, 256 on cuda)")
     ap.add_argument("--workers", type=int, default=None, help="pixseek's decode workers (default: its own)")
     ap.add_argument("--limit", type=int, default=0, help="use the first N photos only")
+    ap.add_argument("--repeat", type=int, default=2, help="alternate plain loop / pixseek this many times")
     args = ap.parse_args()
     args.batch_size = args.batch_size or (256 if args.device == "cuda" else 32)
     import open_clip
@@ -147,9 +152,6 @@ def main() -> None:
     full, draft = decode_ms(sample, None), decode_ms(sample, size)
     print(f"decode+orient per photo: full {full:.0f} ms, draft to >= 2x{size} px {draft:.0f} ms")
 
-    # -- the plain loop ----------------------------------------------------------------------------
-    plain = plain_loop(paths, model, preprocess, args.device)
-    print(f"plain open_clip loop:            {plain:6.2f} images/s")
 
     # -- model only ----------------------------------------------------------------------------------
     tensors = [preprocess(decode_image(p, min_side=size).image) for p in paths[:64]]
@@ -169,21 +171,27 @@ def main() -> None:
     print(f"model only, pixseek ({label}): {enc_rate:6.2f} images/s  ({enc_rate * per_image / gflops:.0%} of sgemm)")
     del enc
 
-    # -- pixseek index -------------------------------------------------------------------------------
+    # -- the plain loop and pixseek index, alternated; the best of each counts -------------------------
     tmp = Path(tempfile.mkdtemp(prefix="pixseek-bench-"))
+    plain, rate = 0.0, 0.0
     try:
         warm, lib, report = pixseek_index(args.folder, args, tmp / "warm")
         lib.close()
         for note in report.notes:
             print(f"  note: {note}")
-        rate, lib, report = pixseek_index(args.folder, args, tmp / "timed")
-        enc = lib.encoder
-        lib.close()
+        print(f"pixseek index, first run:        {warm:6.2f} images/s  (incl. one-time export/int8 check)")
+        for r in range(args.repeat):
+            p = plain_loop(paths, model, preprocess, args.device)
+            print(f"plain open_clip loop:            {p:6.2f} images/s")
+            x, lib, report = pixseek_index(args.folder, args, tmp / f"timed{r}")
+            enc = lib.encoder
+            lib.close()
+            print(f"pixseek index:                   {x:6.2f} images/s  (load average {os.getloadavg()[0]:.1f})")
+            plain, rate = max(plain, p), max(rate, x)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"pixseek index, first run:        {warm:6.2f} images/s  (incl. one-time export/int8 check)")
     print(f"pixseek index ({type(enc).__name__} {getattr(enc, 'active_precision', 'fp32')}, "
-          f"batch {args.batch_size}): {rate:6.2f} images/s")
+          f"batch {args.batch_size}): best {rate:.2f} images/s; plain loop best {plain:.2f} images/s")
     print()
     ratio = rate / plain
     print(f"index vs plain loop: {ratio:.2f}x   (goal >= {GOAL_INDEX_RATIO:.0f}x: "

@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Index photo folders. The first run embeds every image; later runs only "
                                    "what changed. With no folder, refresh every folder indexed before.")
     p.add_argument("paths", nargs="*", metavar="FOLDER", help="folders or files to index")
-    p.add_argument("--batch-size", type=int, default=32, help="images per encoder batch (default 32)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="images per encoder batch (default 32 on a CPU, 256 on a GPU)")
     p.add_argument("--reindex", action="store_true", help="rebuild the index when --model differs from its model")
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     p.set_defaults(func=cmd_index)

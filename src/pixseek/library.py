@@ -26,6 +26,7 @@ from .imaging import decode_image
 from .indexer import Indexer, ProgressFn
 from .stores import open_store
 from .stores.base import VectorStore
+from .tuning import batch_size_for, decode_workers_for
 from .types import CrawlProblem, Hit, IndexReport, LibraryStatus
 
 CATALOG_FILE = "catalog.sqlite"
@@ -108,7 +109,7 @@ class Library:
 
     # -- indexing --------------------------------------------------------------------------------------
     def index(self, paths: Iterable[str | os.PathLike] | None = None, *, reindex: bool = False,
-              batch_size: int = 32, workers: int | None = None, include_hidden: bool = False,
+              batch_size: int | None = None, workers: int | None = None, include_hidden: bool = False,
               exact_decode: bool = False, progress: ProgressFn | None = None,
               on_problem: Callable[[CrawlProblem], None] | None = None) -> IndexReport:
         """Index ``paths`` (folders or files); with no paths, refresh every folder indexed before."""
@@ -127,8 +128,11 @@ class Library:
                     self.catalog.set_meta(db, "dim", str(dim))
                 self.recorded_model = self.spec.id
             self.catalog.add_roots(roots)
-            indexer = Indexer(self.catalog, self.store, lambda: self.encoder, batch_size=batch_size,
-                              workers=workers, include_hidden=include_hidden, progress=progress,
+            # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
+            indexer = Indexer(self.catalog, self.store, lambda: self.encoder,
+                              batch_size=batch_size or batch_size_for(self.device),
+                              workers=workers or decode_workers_for(self.device),
+                              include_hidden=include_hidden, progress=progress,
                               exact_decode=exact_decode,
                               on_problem=on_problem)
             return indexer.run(roots)

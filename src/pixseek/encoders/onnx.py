@@ -64,11 +64,10 @@ def onnx_available() -> bool:
 
 
 def cpu_threads() -> int:
-    """Cores this process may use (affinity and cgroup-pinned sets included)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    """ONNX Runtime's intra-op pool: one thread per core this process may use."""
+    from ..tuning import cpu_cores
+
+    return cpu_cores()
 
 
 def cache_root() -> Path:
