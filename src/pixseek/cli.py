@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure search quality on your own photos",
                        description="Evaluations that help choose a model for your photos.")
-    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True)
+    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True, help="what to evaluate")
     e = evals.add_parser("retrieval", parents=[common, model], help="recall@K, text->image and image->text",
                          description="Recall@K for text->image and image->text with the index's model, on a "
                                      "CSV of (image path, caption) rows; images need not be indexed.")
