@@ -112,3 +112,10 @@ def _register_fake_encoder():
     from pixseek.encoders import register
 
     register("fake:", PixelEncoder)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory):
+    """ONNX exports go to a folder of this session, never the user's cache (and `--backend auto`
+    does not pick up an export that happens to be cached on this machine)."""
+    os.environ["PIXSEEK_CACHE"] = str(tmp_path_factory.mktemp("onnx-cache"))
