@@ -84,7 +84,8 @@ def choose_backend(backend: str, precision: str, encoder_kind: str | None, devic
                    cached: bool) -> str:
     """``torch`` or ``onnx`` for a request. ``auto`` takes ONNX Runtime when it pays and works:
     on a CPU, for open_clip/timm models, when int8 is asked for (only ONNX Runtime has it) or the
-    model's export is already cached; otherwise torch (an export costs ~15 s once per model)."""
+    model's export is already cached; otherwise torch (an export costs ~15 s once per model).
+    With ``auto``, int8 on a GPU (fp16 there) or for another kind of model quietly means torch."""
     if backend not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -93,9 +94,12 @@ def choose_backend(backend: str, precision: str, encoder_kind: str | None, devic
         if precision == "int8":
             raise ModelLoadError("--precision int8 runs on ONNX Runtime: use --backend onnx or auto")
         return "torch"
+    if precision == "int8" and not onnx_available():
+        raise ModelLoadError("--precision int8 runs on ONNX Runtime, which is not installed: "
+                             "pip install 'pixseek[onnx]' (or onnx onnxruntime)")
     usable = encoder_kind in ("open_clip", "timm") and device == "cpu" and onnx_available()
     if backend == "onnx" and not usable:
-        why = ("pip install onnx onnxruntime" if not onnx_available() else
+        why = ("pip install 'pixseek[onnx]' (or onnx onnxruntime)" if not onnx_available() else
                "the ONNX back end runs on the CPU: use --device cpu" if device != "cpu" else
                "the ONNX back end takes open_clip and timm models only")
         raise ModelLoadError(f"--backend onnx is not available here: {why}")
