@@ -1,6 +1,6 @@
 """End-to-end text query latency at scale: text encode + vector search + catalogue lookup.
 
-    python bench/query_latency.py [--size 1000000] [--queries 200] [--backend onnx --precision int8]
+    python bench/text_query_latency.py [--size 1000000] [--queries 200] [--backend onnx --precision int8]
 
 Builds (once, then reused from ``~/.cache/pixseek-bench/query-SIZE``) a real pixseek library of
 SIZE images: a SQLite catalogue with a row and a vector per image, and the FAISS store built the
