@@ -60,21 +60,32 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     db = tmp_path / "killed"
     rng = random.Random(1)
     partial_seen = False
+    def files_in_catalogue():
+        try:
+            con = sqlite3.connect(db / "catalog.sqlite", timeout=5)
+            try:
+                return con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0
+
     for attempt in range(6):
         proc = subprocess.Popen(index_cmd(db, gallery, tiny_clip), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.5, 7.0))
+        if attempt == 0:
+            time.sleep(rng.uniform(0.5, 3.0))  # one kill anywhere, start-up included
+        else:
+            # then kills while rows are being written, wherever the machine's load puts that moment
+            start = files_in_catalogue()
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and files_in_catalogue() <= start and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.5))
         if proc.poll() is not None:
             break  # finished before the kill: the loop has done its job
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        if (db / "catalog.sqlite").exists():
-            con = sqlite3.connect(db / "catalog.sqlite")
-            try:
-                n = con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-            except sqlite3.OperationalError:
-                n = 0
-            con.close()
-            partial_seen = partial_seen or 0 < n < 241
+        partial_seen = partial_seen or 0 < files_in_catalogue() < 241
     subprocess.run(index_cmd(db, gallery, tiny_clip), check=True, capture_output=True, timeout=600)
     rows, nvec, store_ids, cat_ids = snapshot(db)
     assert rows == want_rows

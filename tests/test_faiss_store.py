@@ -288,3 +288,14 @@ def test_ann_upsert_remove_save_reopen(ann_store, ann_data, tmp_path):
     again = FaissStore(path, DIM)
     np.testing.assert_array_equal(again.ids(), store.ids())
     np.testing.assert_allclose(again.get(ids[600:601]), moved, atol=0.02)
+
+
+def test_crossing_batch_may_replace_existing_ids(tmp_path):
+    old, new = clustered(1_000, seed=13), clustered(1_000, seed=14)
+    store = FaissStore(tmp_path, DIM, ann_threshold=1_200)
+    store.add(np.arange(1_000), old)
+    store.add(np.arange(500, 1_500), new)  # crosses the threshold and upserts 500 ids
+    assert store.kind == "ivf_sq8" and len(store) == 1_500
+    np.testing.assert_array_equal(store.ids(), np.arange(1_500))
+    np.testing.assert_allclose(store.get(np.array([0, 500, 1_499])),
+                               np.stack([old[0], new[0], new[999]]), atol=0.02)  # fmt: skip

@@ -8,9 +8,11 @@
 
 from .errors import PixseekError
 from .library import Library, open_library
-from .types import Hit, IndexReport, LibraryStatus
+from .search import Filters, Query
+from .types import Hit, IndexReport, LibraryStatus, SearchResults
 
 open = open_library  # noqa: A001 - `pixseek.open(db)` is the documented entry point
 
 __version__ = "0.1.0"
-__all__ = ["Hit", "IndexReport", "Library", "LibraryStatus", "PixseekError", "open", "open_library"]
+__all__ = ["Filters", "Hit", "IndexReport", "Library", "LibraryStatus", "PixseekError", "Query", "SearchResults",
+           "open", "open_library"]

@@ -232,10 +232,6 @@ class Catalog:
     def ids_with_vectors(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT file_id FROM vectors")), dtype=np.int64)
 
-    def has_images(self) -> bool:
-        """Whether any file has a vector: one index probe (COUNT(*) scans every vector row)."""
-        return self.db.execute("SELECT EXISTS (SELECT 1 FROM vectors)").fetchone()[0] == 1
-
     def count_images(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 

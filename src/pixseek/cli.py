@@ -13,7 +13,8 @@ from typing import Any
 from . import __version__
 from .errors import PixseekError
 from .library import Library
-from .types import CrawlProblem, Hit
+from .search import ORIENTATIONS, STRONG_Z, Filters, Query
+from .types import CrawlProblem, SearchResults
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -22,13 +23,6 @@ Handler = Callable[[argparse.Namespace], int]
 def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
     """One JSON object per line with --json, else the human line."""
     print(json.dumps(obj, ensure_ascii=False) if args.json else text, flush=True)
-
-
-def print_hits(args: argparse.Namespace, hits: Sequence[Hit]) -> None:
-    if not hits and not args.json:
-        print("no matches", file=sys.stderr)
-    for hit in hits:
-        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}")
 
 
 def open_library(args: argparse.Namespace) -> Library:
@@ -82,15 +76,43 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def query_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Query fields shared by `search` and `similar`."""
+    filters = Filters(under=args.under or (), since=args.since, until=args.until, orientation=args.orientation,
+                      min_size=args.min_size)
+    strong = args.strong_z if args.strong_z is not None else args.strong
+    return {"filters": filters, "k": args.k, "offset": args.offset, "strong": strong,
+            "collapse": not args.all_copies}
+
+
+def print_results(args: argparse.Namespace, results: SearchResults) -> None:
+    """Hits on stdout (one JSON object each with --json); notes for people on stderr."""
+    for hit in results.hits:
+        copies = f"  (+{len(hit.copies)} cop{'y' if len(hit.copies) == 1 else 'ies'})" if hit.copies else ""
+        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}")
+    if results.message:
+        print(results.message, file=sys.stderr)
+    if results.strong is not None:
+        print(f"{results.strong} strong match{'' if results.strong == 1 else 'es'} "
+              f"(score >= {results.threshold:.4f})", file=sys.stderr)
+    if results.more:
+        print(f"more: --offset {results.offset + len(results.hits)}", file=sys.stderr)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    text = " ".join(args.text).strip() or None
+    if text is None and not args.image:
+        args.parser.error("say what to look for: a description, --image PHOTO, or both")
+    query = Query(text=text, images=tuple(args.image or ()), negatives=tuple(args.negatives or ()),
+                  weights=args.weight, template=args.template, **query_options(args))
     with open_library(args) as lib:
-        print_hits(args, lib.search(" ".join(args.text), k=args.k))
+        print_results(args, lib.query(query))
     return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        print_hits(args, lib.similar(args.image, k=args.k))
+        print_results(args, lib.query(Query(images=(args.image,), **query_options(args)), exclude_examples=True))
     return 0
 
 
@@ -106,6 +128,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
         print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .ui import server  # Gradio loads only for this command
+
+    auth = server.parse_auth(args.auth or os.environ.get(server.AUTH_ENV))
+    warning = server.check_exposure(args.host, auth)
+    if warning:
+        print(f"pixseek: {warning}", file=sys.stderr)
+    with open_library(args) as lib:
+        app, url = server.launch(lib, host=args.host, port=args.port, auth=auth, block=False)
+        print(f"pixseek: serving {lib.db_dir} at {url} (Ctrl+C stops it)", flush=True)
+        try:
+            app.block_thread()
+        finally:
+            app.close()
     return 0
 
 
@@ -155,25 +194,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", parents=[common, model], help="find photos by a description",
-                       description="Text to image: photos that match a description, best first.")
-    p.add_argument("text", nargs="+", help="what the photo shows, e.g. \"a dog running on the beach\"")
-    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
-    p.set_defaults(func=cmd_search)
+    query = query_parser()
+    p = sub.add_parser("search", parents=[common, model, query], help="find photos by a description and/or examples",
+                       description="Photos that match a description, example photos, or both, best first. "
+                                   "The query vector is the weighted sum of the terms' vectors (--not terms "
+                                   "subtracted), renormalised. See docs/search.md.")
+    p.add_argument("text", nargs="*", help="what the photo shows, e.g. \"a dog running on the beach\"")
+    p.add_argument("--image", action="append", metavar="PHOTO",
+                   help="an example photo (repeatable); alone, an image query where PHOTO itself comes first")
+    p.add_argument("--not", dest="negatives", action="append", metavar="TEXT",
+                   help="steer away from TEXT (repeatable), e.g. --not people")
+    p.add_argument("--weight", action="append", type=float, metavar="W",
+                   help="one per term, in the order TEXT, --image..., --not... (default 1 each)")
+    p.add_argument("--template", metavar="T", help="wrap every text term, e.g. \"a photo of {}\" (off by default)")
+    p.set_defaults(func=cmd_search, parser=p)
 
-    p = sub.add_parser("similar", parents=[common, model], help="find photos that look like a photo",
-                       description="Image to image: photos that look like IMAGE, best first.")
+    p = sub.add_parser("similar", parents=[common, model, query], help="find photos that look like a photo",
+                       description="Image to image: photos that look like IMAGE, best first (IMAGE itself "
+                                   "left out).")
     p.add_argument("image", help="a photo (indexed or not)")
-    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
                        description="Images, model, folders, and every skipped file with its reason.")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("serve", parents=[common, model], help="open the web UI (search, library, indexing)",
+                       description="Open the web UI on http://127.0.0.1:7860. Only this machine can reach it "
+                                   "unless --host says otherwise, which then needs --auth.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="log-in for the page; required with a non-loopback "
+                                                          "--host (default: $PIXSEEK_AUTH)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("eval", help="measure search quality on your own photos",
                        description="Evaluations that help choose a model for your photos.")
-    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True, help="what to evaluate")
+    evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True, help="what to measure")
     e = evals.add_parser("retrieval", parents=[common, model], help="recall@K, text->image and image->text",
                          description="Recall@K for text->image and image->text with the index's model, on a "
                                      "CSV of (image path, caption) rows; images need not be indexed.")
@@ -181,6 +238,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--k", dest="ks", type=int, nargs="+", default=[1, 5, 10], help="the K values (default 1 5 10)")
     e.set_defaults(func=cmd_eval_retrieval)
     return parser
+
+
+def query_parser() -> argparse.ArgumentParser:
+    """Options shared by `search` and `similar`: how many, which page, filters, cut-off, copies."""
+    q = argparse.ArgumentParser(add_help=False)
+    q.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    q.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N results (the next page)")
+    q.add_argument("--under", action="append", metavar="DIR", help="only photos in DIR (repeatable: any of them)")
+    q.add_argument("--since", metavar="DATE", help="taken on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD; EXIF "
+                                                   "capture date, else file time)")
+    q.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole day, month or year)")
+    q.add_argument("--orientation", choices=ORIENTATIONS, help="only landscape, portrait or square photos")
+    q.add_argument("--min-size", metavar="WxH", help="only photos at least W wide and H high, e.g. 1920x1080")
+    q.add_argument("--strong", action="store_true",
+                   help="keep only results that stand out for this query (see docs/search.md)")
+    q.add_argument("--strong-z", type=float, metavar="Z",
+                   help=f"--strong with another bar: how many spreads above the typical score (default {STRONG_Z})")
+    q.add_argument("--all-copies", action="store_true",
+                   help="list every copy of a picture as its own result (default: one, with +N copies)")
+    return q
 
 
 def quiet_libraries() -> None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from .errors import PixseekError
 from .types import CrawlProblem, FileInfo
 
-__all__ = ["crawl", "BASE_IMAGE_EXTENSIONS"]
+__all__ = ["crawl", "check_roots", "BASE_IMAGE_EXTENSIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,13 @@ class _Walker:
         return os.path.splitext(entry.name)[1].lower() in self.extensions and (
             not self.seen_files or entry.path not in self.seen_files
         )
+
+
+def check_roots(roots: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> None:
+    """Raise PixseekError, as :func:`crawl` would, when a root is missing, unreadable, or not an image."""
+    extensions = _normalise_extensions(None)
+    for root in _root_list(roots):
+        _check_root(root, extensions)
 
 
 def _root_list(roots: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[str]:

@@ -19,6 +19,10 @@ class UnsupportedQueryError(PixseekError):
     """The query cannot run on this index (e.g. text search with an image-only encoder)."""
 
 
+class QueryError(PixseekError):
+    """A query that cannot be run as given: no terms, bad weights, a bad filter value, a bad template."""
+
+
 class ImageDecodeError(PixseekError):
     """A file could not be decoded as an image. ``reason`` is short and stable (shown by ``status``)."""
 

@@ -33,6 +33,7 @@ class Hit:
     width: int | None = None
     height: int | None = None
     taken_at: str | None = None  # ISO 8601, EXIF capture date when known
+    copies: tuple[str, ...] = ()  # other paths of the same picture, when results are collapsed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,3 +77,62 @@ class LibraryStatus:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return d
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a client shows next to one indexed photo (see ``Library.image_info``)."""
+
+    path: str
+    name: str
+    width: int | None
+    height: int | None
+    bytes: int
+    taken_at: str | None  # ISO 8601 EXIF capture date, when the photo has one
+    modified: str  # ISO 8601 file modification time
+    format: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EncodedQuery:
+    """A query turned into one vector (``Library.encode_query``). A client keeps it to page through
+    results ("load more") without keeping the query image itself."""
+
+    vector: Any  # numpy (dim,) float32, L2-normalised
+    exclude: tuple[int, ...] = ()  # ids left out of the results: the query photo, when indexed
+    text: str | None = None
+    image: str | None = None  # the query photo's path or file name, for display
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of a query's results (iterate over it for the hits).
+
+    ``more``: a next page exists (ask again with ``offset + k``). ``matched``: how many indexed
+    images pass the filters (None without filters). ``strong`` and ``threshold``: with a strong
+    query, how many results stand out in all pages, and the score they reach. ``message``: when the
+    page is empty, why, in one line.
+    """
+
+    hits: list[Hit]
+    offset: int = 0
+    more: bool = False
+    matched: int | None = None
+    strong: int | None = None
+    threshold: float | None = None
+    message: str | None = None
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, i):
+        return self.hits[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

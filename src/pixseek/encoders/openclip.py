@@ -89,6 +89,12 @@ class OpenClipEncoder(Encoder):
         except ModelLoadError:
             raise
         except Exception as exc:  # network, hub, file and format errors all end here
+            if "install transformers" in str(exc) or (isinstance(exc, ImportError) and "transformers" in str(exc)):
+                # multilingual models (xlm-roberta-base-ViT-B-32, ...) have a Hugging Face text tower
+                raise ModelLoadError(
+                    f"{spec.model} needs the transformers package for its text tower: "
+                    "pip install 'pixseek[multilingual]' (or pip install transformers)"
+                ) from exc
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(
                 f"could not load {spec.model} weights {spec.pretrained or ''} ({first[:200]}); {_weights_hint(spec)}"

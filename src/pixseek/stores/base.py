@@ -27,7 +27,7 @@ from pixseek.errors import PixseekError
 
 
 class StoreError(PixseekError):
-    """The vector store is unreadable, built for another dimension, closed, or otherwise unusable."""
+    """The vector store is unreadable, built for another dimension, closed, or unusable."""
 
 
 class VectorStore(ABC):
@@ -37,7 +37,7 @@ class VectorStore(ABC):
 
     @abstractmethod
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        """Insert or replace ``vecs[i]`` under ``ids[i]``. Within one call, the last duplicate wins."""
+        """Insert or replace ``vecs[i]`` under ``ids[i]``; in one call the last duplicate wins."""
 
     @abstractmethod
     def remove(self, ids: np.ndarray) -> int:
@@ -107,7 +107,7 @@ def as_ids(ids: np.ndarray | list[int] | int) -> np.ndarray:
 
 
 def as_vectors(vecs: np.ndarray, dim: int) -> np.ndarray:
-    """Validate and convert to a C-contiguous ``(n, dim)`` float32 array (a 1-D vector is one row)."""
+    """Validate and convert to a C-contiguous ``(n, dim)`` float32 array (1-D: one row)."""
     arr = np.asarray(vecs, dtype=np.float32)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)

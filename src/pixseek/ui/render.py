@@ -1,0 +1,127 @@
+"""Turning library results into what the page shows: gallery items, captions, info text, progress.
+Shared by every tab (the Duplicates tab can show its groups with ``gallery_items`` too)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from ..errors import PixseekError
+from ..jobs import JobProgress
+from ..library import Library
+from ..thumbs import GALLERY_SIZE
+from ..types import Hit, ImageInfo, LibraryStatus
+
+GalleryItem = tuple[str, str]  # (thumbnail path, caption)
+
+
+def caption(hit: Hit) -> str:
+    return f"{hit.score:.2f} · {os.path.basename(hit.path)}"
+
+
+def gallery_items(lib: Library, hits: Sequence[Hit], size: int = GALLERY_SIZE) -> list[GalleryItem]:
+    """Thumbnails (made in parallel the first time, then cached) with captions, in hit order.
+    A photo that cannot be read any more gets a grey tile, so positions still match ``hits``."""
+
+    def one(hit: Hit) -> str:
+        try:
+            return str(lib.thumbnail(hit.path, size))
+        except PixseekError:
+            return str(lib.thumb_cache.placeholder())
+
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(hits)))) as pool:
+        thumbs = list(pool.map(one, hits))
+    return [(thumb, caption(hit)) for thumb, hit in zip(thumbs, hits)]
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+def code(text: str) -> str:
+    """Inline code in Markdown that survives backticks and HTML in file names."""
+    return "<code>" + html.escape(text) + "</code>"
+
+
+def info_markdown(info: ImageInfo, score: float | None = None) -> str:
+    dims = f"{info.width} × {info.height} px" if info.width and info.height else "unknown size"
+    lines = [
+        f"### {html.escape(info.name)}",
+        f"**Path** {code(info.path)}",
+        f"**Dimensions** {dims} · **File size** {human_bytes(info.bytes)}"
+        + (f" · {html.escape(info.format)}" if info.format else ""),
+        f"**Taken** {info.taken_at.replace('T', ' ') if info.taken_at else 'unknown (no EXIF date)'}"
+        f" · **Modified** {info.modified.replace('T', ' ')}",
+    ]
+    if score is not None:
+        lines.append(f"**Score** {score:.3f}")
+    return "\n\n".join(lines)
+
+
+def search_status(count: int, text: str | None, image: str | None, seconds: float, more: bool) -> str:
+    what = " + ".join(part for part in (
+        f"“{html.escape(text)}”" if text else "",
+        f"photos like {code(os.path.basename(image))}" if image else "",
+    ) if part)
+    plural = "photo" if count == 1 else "photos"
+    tail = "" if more else " (all there is)"
+    return f"{count} {plural} for {what} · {seconds * 1000:.0f} ms{tail}"
+
+
+def inline_photo(jpeg: bytes, name: str) -> str:
+    """The photo in the query, as an inline image: it lives in the page, not on the server."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    return (f'<div class="px-example"><img src="data:image/jpeg;base64,{data}" alt="">'
+            f"<span>searching like {code(name)}</span></div>")
+
+
+def problem(message: str) -> str:
+    return f"⚠️ {html.escape(message)}"
+
+
+def model_name(status: LibraryStatus) -> str:
+    if not status.model:
+        return "none yet (chosen when the first folder is indexed)"
+    return f"{status.model} ({status.pretrained})" if status.pretrained else status.model
+
+
+def library_summary(status: LibraryStatus, supports_text: bool | None) -> str:
+    text = {True: "words and photos", False: "photos only (an image-only model: text search needs a "
+            "CLIP model, e.g. `pixseek index --model ViT-B-32 --reindex`)", None: "–"}[supports_text]
+    folders = "\n".join(f"- {code(root)}" for root in status.roots) or "- none yet: add one below"
+    return (f"**{status.images}** photos indexed · **model** {html.escape(model_name(status))} · "
+            f"**search by** {text}\n\n**Index** {code(status.db)}\n\n**Folders**\n\n{folders}")
+
+
+def skipped_rows(status: LibraryStatus) -> list[list[str]]:
+    return [[s.path, s.reason] for s in status.skipped]
+
+
+def progress_html(p: JobProgress) -> str:
+    """A live progress bar (an HTML <progress>) with one line of text under it."""
+    where = ", ".join(os.path.basename(x.rstrip(os.sep)) or x for x in p.paths) or "all folders"
+    if p.state == "idle":
+        return ""
+    if p.state == "failed":
+        return f'<div class="px-progress px-failed">{problem(p.error or "indexing failed")}</div>'
+    if p.state == "done" and p.report is not None:
+        r = p.report
+        line = (f"Indexed {html.escape(where)}: {r.added} added, {r.updated} updated, {r.removed} removed, "
+                f"{r.unchanged} unchanged, {r.skipped} skipped in {r.seconds:.1f} s")
+        bar = '<progress value="1" max="1"></progress>'
+    elif p.total is None:
+        line, bar = f"Scanning {html.escape(where)}…", "<progress></progress>"
+    else:
+        pct = 100 * p.fraction
+        line = f"Indexing {html.escape(where)}: {p.done} / {p.total} photos ({pct:.0f} %) · {p.elapsed:.0f} s"
+        bar = f'<progress value="{p.done}" max="{max(p.total, 1)}"></progress>'
+    extra = f"<br>{len(p.problems)} folder(s) could not be read" if p.problems else ""
+    return f'<div class="px-progress">{bar}<div>{line}{extra}</div></div>'

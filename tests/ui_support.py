@@ -1,0 +1,85 @@
+"""Starting the real web UI for tests (a library of real photos on a free loopback port), and
+driving it in Debian's chromium with Playwright (also used by scripts/screenshot.py)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from PIL import Image
+
+import pixseek
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(photo_dir: Path, workdir: Path, model: str):
+    """Yields (url, lib, gallery folder) for an app serving a fresh index of a copy of ``photo_dir``."""
+    from pixseek.ui import launch
+
+    gallery = workdir / "gallery"
+    shutil.copytree(photo_dir, gallery)
+    lib = pixseek.open(workdir / "db", model=model)
+    lib.index([gallery])
+    app, url = launch(lib, port=free_port(), block=False)
+    try:
+        yield url.rstrip("/"), lib, gallery
+    finally:
+        app.close()
+        lib.close()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+
+RESULT_IMGS = "[...document.querySelectorAll('#results img')]"
+RESULTS_READY = f"""(expected) => {{
+    const status = document.querySelector('#search-status').innerText;
+    const imgs = {RESULT_IMGS};
+    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠')
+        && imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+}}"""
+
+# A real drag and drop: a File in a DataTransfer, dispatched as dragenter/dragover/drop.
+DROP = """([data, name, selector]) => {
+    const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, {type: 'image/jpeg'}));
+    const target = document.querySelector(selector);
+    for (const type of ['dragenter', 'dragover', 'drop'])
+        target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
+}"""
+
+
+def timed(page, action, expected: str) -> float:
+    """Seconds from the user's action to every result thumbnail on screen."""
+    started = time.perf_counter()
+    action()
+    page.wait_for_function(RESULTS_READY, arg=expected, timeout=60_000)
+    return time.perf_counter() - started
+
+
+def drop_file(page, path: Path, name: str | None = None) -> None:
+    """Drop an image file on the page's photo drop zone, as a user dragging it from their desktop."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    page.evaluate(DROP, [data, name or Path(path).name, "#query-photo button.upload-container"])
+
+
+def save_screenshot(page, dest: Path) -> None:
+    """A small PNG (256 colours, 1100 px wide) that fits in the README."""
+    raw = dest.with_suffix(".raw.png")
+    page.screenshot(path=str(raw), full_page=True)
+    with Image.open(raw) as im:
+        im = im.convert("RGB")
+        im = im.resize((1100, round(im.height * 1100 / im.width)), Image.LANCZOS)
+        im.quantize(256, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
+    raw.unlink()
