@@ -18,6 +18,7 @@ the machine moves them, the ratios less so.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import sys
@@ -139,6 +140,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="pixseek's decode workers (default: its own)")
     ap.add_argument("--limit", type=int, default=0, help="use the first N photos only")
     ap.add_argument("--repeat", type=int, default=2, help="alternate plain loop / pixseek this many times")
+    ap.add_argument("--skip-progressive", action="store_true",
+                    help="only the baseline JPEGs (what cameras and phones write), copied to a temporary folder")
     args = ap.parse_args()
     args.batch_size = args.batch_size or (256 if args.device == "cuda" else 32)
     import open_clip
@@ -146,6 +149,14 @@ def main() -> None:
 
     paths = sorted(f.path for f in crawl([args.folder]))
     paths = paths[:args.limit] if args.limit else paths
+    if args.skip_progressive or args.limit:
+        subset = Path(tempfile.mkdtemp(prefix="pixseek-bench-photos-"))
+        atexit.register(shutil.rmtree, subset, ignore_errors=True)
+        paths = [p for p in paths if not (args.skip_progressive and Image.open(p).info.get("progressive"))]
+        for p in paths:
+            shutil.copy(p, subset / Path(p).name)
+        args.folder = str(subset)
+        paths = sorted(str(subset / Path(p).name) for p in paths)
     if not paths:
         raise SystemExit(f"no images in {args.folder}")
     sizes = [Image.open(p).size for p in paths]
