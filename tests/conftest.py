@@ -114,6 +114,24 @@ def _register_fake_encoder():
     register("fake:", PixelEncoder)
 
 
+@pytest.fixture(scope="session")
+def milvus_lite_file(tmp_path_factory) -> Path:
+    """One Milvus Lite file (one in-process server) for the whole session; tests use collections in it."""
+    pytest.importorskip("pymilvus")
+    pytest.importorskip("milvus_lite")
+    return tmp_path_factory.mktemp("milvus") / "shared.db"
+
+
+@pytest.fixture
+def milvus_spec(milvus_lite_file, request) -> str:
+    """A store spec naming a fresh collection in the session's Milvus Lite file."""
+    import re
+    import uuid
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:8]
+    return f"milvus-lite:{milvus_lite_file}?collection={name}"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _onnx_cache(tmp_path_factory):
     """ONNX exports go to a folder of this session, never the user's cache (and `--backend auto`

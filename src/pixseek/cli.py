@@ -27,16 +27,26 @@ def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
 
 def open_library(args: argparse.Namespace) -> Library:
     return Library(args.db, model=getattr(args, "model", None), pretrained=getattr(args, "pretrained", None),
-                   device=getattr(args, "device", "auto"), backend=getattr(args, "backend", "auto"),
+                   device=getattr(args, "device", "auto"), store=getattr(args, "store", None),
+                   store_auth=store_auth(args), backend=getattr(args, "backend", "auto"),
                    precision=getattr(args, "precision", "fp32"))
+
+
+def store_auth(args: argparse.Namespace):
+    """Milvus credentials: --milvus-token/--milvus-user/--milvus-password, else PIXSEEK_MILVUS_*."""
+    from .stores.milvus import MilvusAuth
+
+    return MilvusAuth.resolve(getattr(args, "milvus_token", None), getattr(args, "milvus_user", None),
+                              getattr(args, "milvus_password", None))
 
 
 class ProgressBar:
     """A tqdm bar on a terminal; nothing otherwise (the summary line is printed either way)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, desc: str = "indexing", unit: str = "img") -> None:
         self.enabled = enabled
         self.bar = None
+        self.desc, self.unit = desc, unit
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -46,7 +56,7 @@ class ProgressBar:
 
             # A pty may report 0 columns (then tqdm draws nothing): fall back to 80.
             width = shutil.get_terminal_size((80, 24)).columns or 80
-            self.bar = tqdm(total=total, unit="img", desc="indexing", ncols=width, file=sys.stderr)
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, ncols=width, file=sys.stderr)
         self.bar.n = done
         self.bar.refresh()
 
@@ -62,7 +72,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         try:
             report = lib.index(args.paths, reindex=args.reindex, batch_size=args.batch_size,
-                               include_hidden=args.hidden, progress=bar, on_problem=problems.append)
+                               include_hidden=args.hidden, progress=bar, on_problem=problems.append,
+                               shard=args.shard)
         finally:
             bar.close()
     for p in problems:
@@ -124,10 +135,36 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
+    print(f"store:   {st.store}")
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
         print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .migrate import migrate
+
+    bar = ProgressBar(sys.stderr.isatty() and not args.json, desc="moving", unit="vec")
+    with open_library(args) as lib:
+        try:
+            report = migrate(lib, args.to, drop_old=args.drop_old, progress=bar)
+        finally:
+            bar.close()
+    d = report.to_dict()
+    emit(args, d, "moved {moved} vectors from {source} to {target} in {seconds:.1f} s".format(**d)
+         + ("; removed them from the old store" if report.dropped_old else "; the old store is kept (--drop-old removes it)"))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .migrate import merge
+
+    with open_library(args) as lib:
+        report = merge(lib, args.shards)
+    d = report.to_dict()
+    emit(args, d, f"merged shards {', '.join(report.shards)}: {report.images} images, vectors in {report.store}")
     return 0
 
 
@@ -167,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="DIR", default=os.environ.get("PIXSEEK_DB"),
                         help="index folder (default: $PIXSEEK_HOME/default or the user data folder)")
     common.add_argument("--json", action="store_true", help="print one JSON object per line")
+    common.add_argument("--store", metavar="SPEC",
+                        help="where a new index keeps its vectors: faiss (default), milvus-lite:FILE.db, "
+                             "milvus://HOST:PORT[/COLLECTION]; an index remembers it")
+    common.add_argument("--milvus-token", metavar="TOKEN", help="Milvus token or user:password "
+                        "(default: $PIXSEEK_MILVUS_TOKEN)")
+    common.add_argument("--milvus-user", metavar="USER", help="Milvus user (default: $PIXSEEK_MILVUS_USER)")
+    common.add_argument("--milvus-password", metavar="PASSWORD",
+                        help="Milvus password (default: $PIXSEEK_MILVUS_PASSWORD)")
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--model", help="encoder for a new index: ViT-B-32 (default), hf-hub:ORG/REPO, "
                                         "local-dir:PATH, timm:NAME")
@@ -192,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per encoder batch (default 32 on a CPU, 256 on a GPU)")
     p.add_argument("--reindex", action="store_true", help="rebuild the index when --model differs from its model")
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
+    p.add_argument("--shard", metavar="I/N", help="embed only shard I of N of the files (by a hash of the path), "
+                                                "so that N machines fill one Milvus collection; see `pixseek merge`")
     p.set_defaults(func=cmd_index)
 
     query = query_parser()
@@ -218,6 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
                        description="Images, model, folders, and every skipped file with its reason.")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("migrate", parents=[common], help="move the vectors to another store, without re-encoding",
+                       description="Move an index's vectors to another store (FAISS file <-> Milvus) from the "
+                                   "catalogue, without re-encoding; the index then uses the new store.")
+    p.add_argument("--to", required=True, metavar="SPEC", help="faiss, milvus-lite:FILE.db or "
+                                                               "milvus://HOST:PORT[/COLLECTION]")
+    p.add_argument("--drop-old", action="store_true", help="remove the vectors from the old store afterwards")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("merge", parents=[common], help="gather shard indexes into one to search",
+                       description="Gather the catalogues of shard indexes (`index --shard I/N`) into --db, "
+                                   "which then searches the collection they filled. Run it again after "
+                                   "re-running shards.")
+    p.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shards' index folders")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("serve", parents=[common, model], help="open the web UI (search, library, indexing)",
                        description="Open the web UI on http://127.0.0.1:7860. Only this machine can reach it "

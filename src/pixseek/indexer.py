@@ -90,7 +90,8 @@ class Indexer:
                  batch_size: int = 32, workers: int | None = None, include_hidden: bool = False,
                  max_pixels: int | None = None, exact_decode: bool = False, save_every_s: float = 60.0,
                  progress: ProgressFn | None = None,
-                 on_problem: Callable[[CrawlProblem], None] | None = None) -> None:
+                 on_problem: Callable[[CrawlProblem], None] | None = None,
+                 file_filter: Callable[[str], bool] | None = None) -> None:
         self.catalog = catalog
         self.store = store
         self._encoder_factory = encoder
@@ -102,6 +103,7 @@ class Indexer:
         self.save_every_s = save_every_s
         self.progress = progress
         self.on_problem = on_problem
+        self.file_filter = file_filter  # e.g. one shard's files (pixseek.shard)
         self.problems: list[CrawlProblem] = []
 
     def run(self, roots: Sequence[str]) -> IndexReport:
@@ -114,6 +116,8 @@ class Indexer:
                 self.on_problem(p)
 
         files = list(crawl(roots, include_hidden=self.include_hidden, on_problem=problem))
+        if self.file_filter is not None:
+            files = [f for f in files if self.file_filter(f.path)]
         known = {row.path: row for row in self.catalog.rows_under(roots)}
         work: list[tuple[FileInfo, FileRow | None]] = []
         for info in files:

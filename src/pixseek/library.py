@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import scaleout
 from .access import resolves_inside
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
@@ -27,8 +28,8 @@ from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .indexer import Indexer, ProgressFn
 from .search import CopyGroups, ExactCopies, Query, Searcher
-from .stores import open_store
 from .stores.base import VectorStore
+from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import CrawlProblem, EncodedQuery, Hit, ImageInfo, IndexReport, LibraryStatus, SearchResults
@@ -44,11 +45,13 @@ class Library:
 
     ``model``/``pretrained`` choose the encoder for a new index; an existing index remembers its
     encoder, and asking for another one is refused (``index(reindex=True)`` rebuilds instead).
+    ``store`` chooses where a new index keeps its vectors (``faiss``, ``milvus-lite:FILE.db``,
+    ``milvus://HOST:PORT[/COLLECTION]``); an index remembers it (``pixseek.migrate`` moves them).
     """
 
     def __init__(self, db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-                 pretrained: str | None = None, device: str = "auto", backend: str = "auto",
-                 precision: str = "fp32") -> None:
+                 pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
+                 store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> None:
         self.backend = backend  # auto | torch | onnx, and precision fp32 | int8: see encoders.onnx
         self.precision = precision
         self.db_dir = Path(os.path.expanduser(db_dir)) if db_dir else default_db_dir()
@@ -73,6 +76,8 @@ class Library:
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
         self.copy_groups: CopyGroups = ExactCopies(self.catalog)
         self._searcher: Searcher | None = None
+        self.store_auth = store_auth
+        self.store_spec = scaleout.resolve_store(self, store)
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -89,8 +94,7 @@ class Library:
                 dim = self.catalog.get_meta("dim")
                 if dim is None:
                     raise PixseekError(f"the index in {self.db_dir} is empty: run `pixseek index FOLDER` first")
-                store = open_store(self.db_dir / STORE_FILE, int(dim))
-                self._reconcile(store)
+                store = scaleout.open_library_store(self, int(dim))
                 self._store = _Serialized(store)
             return self._store
 
@@ -120,14 +124,17 @@ class Library:
     def index(self, paths: Iterable[str | os.PathLike] | None = None, *, reindex: bool = False,
               batch_size: int | None = None, workers: int | None = None, include_hidden: bool = False,
               exact_decode: bool = False, progress: ProgressFn | None = None,
-              on_problem: Callable[[CrawlProblem], None] | None = None) -> IndexReport:
-        """Index ``paths`` (folders or files); with no paths, refresh every folder indexed before."""
+              on_problem: Callable[[CrawlProblem], None] | None = None,
+              shard: str | None = None) -> IndexReport:
+        """Index ``paths`` (folders or files); with no paths, refresh every folder indexed before.
+        ``shard="I/N"`` indexes only the files of shard I of N (``pixseek.shard``)."""
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in (paths or [])]
         roots = roots or self.catalog.roots()
         if not roots:
             raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
         self._check_model(reindex)
         with self._writer_lock():
+            shard_spec = scaleout.before_index(self, shard)
             if reindex and self.catalog.get_meta("model") not in (None, self.spec.id):
                 self._drop_index()
             if self.catalog.get_meta("model") is None:
@@ -144,10 +151,15 @@ class Library:
                               workers=workers or decode_workers_for(self.device),
                               include_hidden=include_hidden, progress=progress,
                               exact_decode=exact_decode,
-                              on_problem=on_problem)
-            return indexer.run(roots)
+                              on_problem=on_problem,
+                              file_filter=shard_spec.owns if shard_spec else None)
+            scaleout.begin_writes(self)
+            report = indexer.run(roots)
+            scaleout.after_index(self)
+            return report
 
     def _drop_index(self) -> None:
+        scaleout.clear_for_reindex(self)
         with self.catalog.transaction() as db:
             self.catalog.drop_vectors(db)
             db.execute("DELETE FROM meta WHERE key IN ('model', 'dim')")
@@ -242,7 +254,8 @@ class Library:
         name, _, tag = (self.catalog.get_meta("model") or "").partition("|")
         return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
                              dim=int(dim) if dim else None, roots=self.catalog.roots(),
-                             skipped=self.catalog.skipped(), db=str(self.db_dir))
+                             skipped=self.catalog.skipped(), db=str(self.db_dir),
+                             store=scaleout.store_line(self))
 
     def close(self) -> None:
         with self._lock:
@@ -367,8 +380,8 @@ def _show(model_id: str) -> str:
 
 
 def open_library(db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-         pretrained: str | None = None, device: str = "auto", backend: str = "auto",
-         precision: str = "fp32") -> Library:
+         pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
+         store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> Library:
     """Open (or create) the library in ``db_dir`` (default: the user data folder)."""
-    return Library(db_dir, model=model, pretrained=pretrained, device=device, backend=backend,
-                   precision=precision)
+    return Library(db_dir, model=model, pretrained=pretrained, device=device, store=store,
+                   store_auth=store_auth, backend=backend, precision=precision)

@@ -21,10 +21,17 @@ def open_store(spec: str | Path, dim: int, **options: Any) -> VectorStore:
     """Open (or prepare to create) the store named by ``spec``.
 
     A folder, or a file ending in ``.faiss``, means the FAISS store; ``options`` go to
-    ``FaissStore`` (``ann_threshold``, ``nprobe``, ``threads``). URL-like specs
-    (``milvus://host:19530/collection``) are reserved for other back ends.
+    ``FaissStore`` (``ann_threshold``, ``nprobe``, ``threads``). ``milvus-lite:FILE.db`` and
+    ``milvus://HOST:PORT[/COLLECTION]`` mean Milvus; ``options`` go to ``MilvusStore`` (``auth``,
+    ``id_range``, ``create``).
     """
     text = str(spec)
+    from pixseek.stores.milvus import is_milvus_spec  # no pymilvus import until a store opens
+
+    if is_milvus_spec(text):
+        from pixseek.stores.milvus import MilvusStore
+
+        return MilvusStore(text, dim, **options)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise StoreError(f"unsupported vector store {text!r}: no back end for {scheme!r} yet")

@@ -1,0 +1,164 @@
+"""MilvusStore on Milvus Lite against FaissStore (exact): same top-k, filters, range search, scopes."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from pixseek.stores import StoreError, open_store
+from pixseek.stores.faiss import FaissStore
+
+pytest.importorskip("pymilvus")
+from pixseek.stores import milvus as milvus_mod  # noqa: E402
+from pixseek.stores.milvus import MilvusStore, parse_milvus_spec  # noqa: E402
+
+DIM = 64
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(n: int, seed: int) -> np.ndarray:
+    centres = unit(np.random.default_rng(99).standard_normal((40, DIM)))
+    rng = np.random.default_rng(seed)
+    return unit(centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, DIM)) / np.sqrt(DIM))
+
+
+@pytest.fixture
+def pair(milvus_spec, tmp_path):
+    """The same 3000 vectors (sparse ids) in Milvus Lite and in an exact FAISS store."""
+    ids = np.arange(3000, dtype=np.int64) * 5 + 11
+    vecs = clustered(3000, seed=1)
+    mil = open_store(milvus_spec, DIM)
+    mil.add(ids, vecs)
+    mil.save()
+    faiss = FaissStore(tmp_path, DIM)
+    faiss.add(ids, vecs)
+    yield mil, faiss, ids, vecs
+    mil.close()
+
+
+def same_hits(a, b, atol=1e-5):
+    (sa, ia), (sb, ib) = a, b
+    assert ia.dtype == np.int64 and sa.dtype == np.float32 and ia.shape == ib.shape
+    np.testing.assert_allclose(sa, sb, atol=atol)
+    assert np.array_equal(ia, ib)
+
+
+def test_same_top_k_as_faiss_flat(pair):
+    mil, faiss, ids, vecs = pair
+    queries = clustered(25, seed=2)
+    assert len(mil) == 3000 and isinstance(mil, MilvusStore)
+    same_hits(mil.search(queries, 10), faiss.search(queries, 10))
+    # k beyond the store pads like FAISS does
+    small = mil.search(queries[:2], 5, filter_ids=ids[:3])
+    assert (small[1][:, 3:] == -1).all() and np.isneginf(small[0][:, 3:]).all()
+    same_hits(small, faiss.search(queries[:2], 5, filter_ids=ids[:3]))
+
+
+def test_filters_are_pushed_down_in_chunks(pair, monkeypatch):
+    mil, faiss, ids, _ = pair
+    queries = clustered(5, seed=3)
+    allowed = np.concatenate([ids[::7], [10**9, -5]])  # absent ids are ignored
+    same_hits(mil.search(queries, 8, filter_ids=allowed), faiss.search(queries, 8, filter_ids=allowed))
+    monkeypatch.setattr(milvus_mod, "FILTER_CHUNK", 37)  # 430 ids -> 12 expressions, top-k merged
+    same_hits(mil.search(queries, 8, filter_ids=allowed), faiss.search(queries, 8, filter_ids=allowed))
+    assert (mil.search(queries, 3, filter_ids=np.array([], np.int64))[1] == -1).all()
+
+
+def test_range_search_equals_faiss_and_pages(pair, monkeypatch):
+    mil, faiss, _, _ = pair
+    queries = clustered(4, seed=4)
+    want = faiss.range_search(queries, 0.55)
+    assert sum(len(i) for i, _ in want) > 40
+    for (gi, gs), (wi, ws) in zip(mil.range_search(queries, 0.55), want):
+        assert np.array_equal(np.sort(gi), np.sort(wi)) and (gs >= 0.55).all()
+        np.testing.assert_allclose(gs, ws, atol=1e-5)
+    # A full small first page is asked again at the cap.
+    monkeypatch.setattr(milvus_mod, "RANGE_FIRST_PAGE", 3)
+    for (gi, _), (wi, _) in zip(mil.range_search(queries, 0.55), want):
+        assert np.array_equal(np.sort(gi), np.sort(wi))
+    # Small pages: results beyond the first page come from follow-up searches below the lowest score.
+    counts = [len(i) for i, _ in want]
+    monkeypatch.setattr(milvus_mod, "MAX_TOPK", max(9, -(-max(counts) // 4)))
+    for (gi, _), (wi, _) in zip(mil.range_search(queries, 0.55), want):
+        assert np.array_equal(np.sort(gi), np.sort(wi))
+    monkeypatch.setattr(milvus_mod, "MAX_TOPK", 2)
+    with pytest.raises(StoreError, match="Milvus Lite answers at most"):
+        mil.range_search(queries, 0.55)
+
+
+def test_upsert_remove_get(pair):
+    mil, _, ids, vecs = pair
+    new = clustered(2, seed=5)
+    mil.add(np.array([ids[0], ids[0]]), new)  # the last duplicate wins
+    np.testing.assert_allclose(mil.get(ids[:1]), new[1:], atol=1e-6)
+    assert len(mil) == 3000
+    assert mil.remove(np.array([ids[1], ids[1], ids[2], 123456789])) == 2
+    assert len(mil) == 2998 and ids[1] not in set(mil.ids()) and mil.ids().dtype == np.int64
+    with pytest.raises(KeyError):
+        mil.get(ids[1:2])
+    np.testing.assert_allclose(mil.get(ids[[5, 3]]), vecs[[5, 3]], atol=1e-6)
+    mil.save()
+    scores, found = mil.search(vecs[3:4], 1)
+    assert found[0, 0] == ids[3] and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_id_ranges_share_one_collection(milvus_spec):
+    a = open_store(milvus_spec, DIM, id_range=(0, 1000))
+    b = open_store(milvus_spec, DIM, id_range=(1000, 2000))
+    vecs = clustered(20, seed=6)
+    a.add(np.arange(1, 11), vecs[:10])
+    b.add(np.arange(1001, 1011), vecs[10:])
+    a.save(), b.save()
+    assert list(a.ids()) == list(range(1, 11)) and len(b) == 10
+    assert set(b.search(vecs[:3], 5)[1].ravel()) <= set(range(1001, 1011))
+    assert b.remove(np.arange(1, 11)) == 0 and len(a) == 10  # outside b's range: untouched
+    with pytest.raises(ValueError, match="outside"):
+        a.add(np.array([1500]), vecs[:1])
+    assert b.clear() == 10 and len(b) == 0 and len(a) == 10
+    whole = open_store(milvus_spec, DIM)
+    assert len(whole) == 10
+    for s in (a, b, whole):
+        s.close()
+
+
+def test_reopen_keeps_vectors_and_checks_the_schema(milvus_spec):
+    store = open_store(milvus_spec, DIM)
+    store.add(np.arange(5), clustered(5, seed=7))
+    store.save()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        len(store)
+    again = open_store(milvus_spec, DIM)
+    assert sorted(again.ids()) == list(range(5))
+    again.close()
+    with pytest.raises(StoreError, match="holds 64-d vectors, but the encoder makes 32-d"):
+        open_store(milvus_spec, 32)
+
+
+def test_specs_are_canonical_and_bad_ones_are_clear(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    t = parse_milvus_spec("milvus-lite:v.db")
+    assert t.lite and t.uri == str(tmp_path / "v.db") and t.spec == f"milvus-lite:{tmp_path / 'v.db'}"
+    assert t.index_type == "FLAT" and t.collection == "pixseek"
+    t = parse_milvus_spec("milvus://gpu-box/photos?index=ivf_sq8")
+    assert (t.uri, t.collection, t.index_type) == ("http://gpu-box:19530", "photos", "IVF_SQ8")
+    assert t.spec == "milvus://gpu-box:19530/photos?index=IVF_SQ8"
+    assert parse_milvus_spec("milvus+https://h:443").uri == "https://h:443"
+    for bad, msg in [("milvus-lite:v", "must end in .db"), ("milvus://u:pw@h:1", "credentials"),
+                     ("milvus://h:1/9bad", "collection name"), ("milvus://h:1?index=LSH", "unknown index"),
+                     ("milvus://h:1?colour=red", "unknown option"), ("milvus://:1", "name the Milvus host")]:
+        with pytest.raises(StoreError, match=msg):
+            parse_milvus_spec(bad)
+
+
+def test_an_unreachable_server_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(milvus_mod, "CONNECT_TIMEOUT_S", 2.0)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="cannot connect to Milvus at http://127.0.0.1:9"):
+        open_store("milvus://127.0.0.1:9/x", DIM)
+    assert time.monotonic() - started < 30
