@@ -130,3 +130,10 @@ def milvus_spec(milvus_lite_file, request) -> str:
 
     name = "t_" + re.sub(r"\W", "_", request.node.name)[:40] + "_" + uuid.uuid4().hex[:8]
     return f"milvus-lite:{milvus_lite_file}?collection={name}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory):
+    """ONNX exports go to a folder of this session, never the user's cache (and `--backend auto`
+    does not pick up an export that happens to be cached on this machine)."""
+    os.environ["PIXSEEK_CACHE"] = str(tmp_path_factory.mktemp("onnx-cache"))

@@ -135,6 +135,9 @@ class Indexer:
 
         if work:
             self._encode_all(work, report)
+            drain = getattr(self._encoder_factory(), "drain_notes", None)
+            if drain is not None:
+                report.notes.extend(drain())
         if gone:
             ids = [row.id for row in gone]
             with self.catalog.transaction() as db:

@@ -32,6 +32,7 @@ from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
+from .tuning import batch_size_for, decode_workers_for
 from .types import CrawlProblem, EncodedQuery, Hit, ImageInfo, IndexReport, LibraryStatus, SearchResults
 
 CATALOG_FILE = "catalog.sqlite"
@@ -51,7 +52,9 @@ class Library:
 
     def __init__(self, db_dir: str | os.PathLike | None = None, *, model: str | None = None,
                  pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
-                 store_auth: MilvusAuth | None = None) -> None:
+                 store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> None:
+        self.backend = backend  # auto | torch | onnx, and precision fp32 | int8: see encoders.onnx
+        self.precision = precision
         self.db_dir = Path(os.path.expanduser(db_dir)) if db_dir else default_db_dir()
         try:
             self.db_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +85,7 @@ class Library:
     def encoder(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = load_encoder(self.spec)
+                self._encoder = load_encoder(self.spec, self.backend, self.precision)
             return self._encoder
 
     @property
@@ -120,7 +123,7 @@ class Library:
 
     # -- indexing --------------------------------------------------------------------------------------
     def index(self, paths: Iterable[str | os.PathLike] | None = None, *, reindex: bool = False,
-              batch_size: int = 32, workers: int | None = None, include_hidden: bool = False,
+              batch_size: int | None = None, workers: int | None = None, include_hidden: bool = False,
               exact_decode: bool = False, progress: ProgressFn | None = None,
               on_problem: Callable[[CrawlProblem], None] | None = None,
               shard: str | None = None) -> IndexReport:
@@ -143,8 +146,11 @@ class Library:
                 self.recorded_model = self.spec.id
             check_roots(roots)  # before recording them: a typo must not become an indexed folder
             self.catalog.add_roots(roots)
-            indexer = Indexer(self.catalog, self.store, lambda: self.encoder, batch_size=batch_size,
-                              workers=workers, include_hidden=include_hidden, progress=progress,
+            # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
+            indexer = Indexer(self.catalog, self.store, lambda: self.encoder,
+                              batch_size=batch_size or batch_size_for(self.device),
+                              workers=workers or decode_workers_for(self.device),
+                              include_hidden=include_hidden, progress=progress,
                               exact_decode=exact_decode,
                               on_problem=on_problem,
                               file_filter=shard_spec.owns if shard_spec else None)
@@ -392,7 +398,7 @@ def _show(model_id: str) -> str:
 
 def open_library(db_dir: str | os.PathLike | None = None, *, model: str | None = None,
          pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
-         store_auth: MilvusAuth | None = None) -> Library:
+         store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> Library:
     """Open (or create) the library in ``db_dir`` (default: the user data folder)."""
     return Library(db_dir, model=model, pretrained=pretrained, device=device, store=store,
-                   store_auth=store_auth)
+                   store_auth=store_auth, backend=backend, precision=precision)

@@ -58,6 +58,7 @@ class IndexReport:
     unchanged: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. the int8 check's verdict
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,8 +24,20 @@ def normalize_spec(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def load_encoder(spec: ModelSpec) -> Encoder:
-    """Build the encoder for ``spec``; raises ModelLoadError with a one-line reason."""
+def load_encoder(spec: ModelSpec, backend: str = "torch", precision: str = "fp32") -> Encoder:
+    """Build the encoder for ``spec``; raises ModelLoadError with a one-line reason.
+
+    ``backend`` ``torch``, ``onnx`` or ``auto`` and ``precision`` ``fp32`` or ``int8``: see
+    ``encoders.onnx`` (int8 and ONNX Runtime apply to open_clip and timm models on the CPU).
+    """
+    if backend == "torch" and precision == "fp32":
+        return _load_torch(spec)
+    from .onnx import load_accelerated
+
+    return load_accelerated(_load_torch, spec, backend, precision)
+
+
+def _load_torch(spec: ModelSpec) -> Encoder:
     for prefix, factory in _FACTORIES.items():
         if spec.model.startswith(prefix):
             return factory(spec)

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
+from .towers import gpu_autocast, to_device
 from .weights import WHEEL_WEIGHTS, read_checkpoint
 
 PREFIX = "timm:"
@@ -70,8 +71,8 @@ class TimmEncoder(Encoder):
             x = x[None]
         if len(x) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            x = x.to(self.device, dtype=torch.float32)
+        with torch.inference_mode(), gpu_autocast(self.device):
+            x = to_device(x.to(dtype=torch.float32), self.device)
             feats = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
         return l2_normalize(feats.float().cpu().numpy())
 

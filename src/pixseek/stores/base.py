@@ -114,3 +114,19 @@ def as_vectors(vecs: np.ndarray, dim: int) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != dim:
         raise ValueError(f"expected vectors of shape (n, {dim}), got {np.shape(vecs)}")
     return np.ascontiguousarray(arr)
+
+
+def upsert_batch(ids, vecs, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one ``add`` call's input; keep the last occurrence of each id (an upsert within one
+    batch), in input order. Every store's ``add`` starts here."""
+    ids = as_ids(ids)
+    vecs = as_vectors(vecs, dim)
+    if len(ids) != len(vecs):
+        raise ValueError(f"{len(ids)} ids for {len(vecs)} vectors")
+    if not np.isfinite(vecs).all():
+        raise ValueError("vectors contain NaN or infinity")
+    if len(np.unique(ids)) == len(ids):
+        return ids, vecs
+    _, first_from_end = np.unique(ids[::-1], return_index=True)
+    keep = np.sort(len(ids) - 1 - first_from_end)
+    return ids[keep], vecs[keep]

@@ -32,7 +32,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results
+from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results, upsert_batch
 
 FILE_NAME = "vectors.faiss"
 ANN_THRESHOLD = 100_000
@@ -104,13 +104,7 @@ class FaissStore(VectorStore):
     # -- VectorStore ---------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        ids = as_ids(ids)
-        vecs = as_vectors(vecs, self.dim)
-        if len(ids) != len(vecs):
-            raise ValueError(f"{len(ids)} ids for {len(vecs)} vectors")
-        if not np.isfinite(vecs).all():
-            raise ValueError("vectors contain NaN or infinity")
-        ids, vecs = _last_of_duplicates(ids, vecs)
+        ids, vecs = upsert_batch(ids, vecs, self.dim)
         if not len(ids):
             return
         with self._lock, _omp_threads(self.threads):
@@ -530,15 +524,6 @@ def _nlist_for(n: int) -> int:
     while nlist * 2 * MIN_TRAIN_PER_LIST <= n and nlist * 2 <= MAX_NLIST:
         nlist *= 2
     return nlist
-
-
-def _last_of_duplicates(ids: np.ndarray, vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the last occurrence of each id (an upsert within one batch), in input order."""
-    if len(np.unique(ids)) == len(ids):
-        return ids, vecs
-    _, first_from_end = np.unique(ids[::-1], return_index=True)
-    keep = np.sort(len(ids) - 1 - first_from_end)
-    return ids[keep], vecs[keep]
 
 
 def _pad(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results
+from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results, upsert_batch
 
 LITE_PREFIX = "milvus-lite:"
 SERVER_SCHEMES = {"milvus": "http", "milvus+http": "http", "milvus+https": "https"}
@@ -304,14 +304,8 @@ class MilvusStore(VectorStore):
     # -- VectorStore ---------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        ids = as_ids(ids)
-        vecs = as_vectors(vecs, self.dim)
-        if len(ids) != len(vecs):
-            raise ValueError(f"{len(ids)} ids for {len(vecs)} vectors")
-        if not np.isfinite(vecs).all():
-            raise ValueError("vectors contain NaN or infinity")
+        ids, vecs = upsert_batch(ids, vecs, self.dim)
         self._require_scope(ids)
-        ids, vecs = _last_of_duplicates(ids, vecs)
         with self._lock, self._errors("upsert"):
             for start in range(0, len(ids), WRITE_CHUNK):
                 chunk_ids = ids[start:start + WRITE_CHUNK].tolist()
@@ -542,15 +536,6 @@ def _merge_top_k(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np
     ids = np.concatenate([p[1] for p in parts], axis=1)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
-
-
-def _last_of_duplicates(ids: np.ndarray, vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the last occurrence of each id (an upsert within one batch), in input order."""
-    if len(np.unique(ids)) == len(ids):
-        return ids, vecs
-    _, first_from_end = np.unique(ids[::-1], return_index=True)
-    keep = np.sort(len(ids) - 1 - first_from_end)
-    return ids[keep], vecs[keep]
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,441 @@
+"""ONNX Runtime encoders: the same vectors as torch, faster on a plain CPU, optionally int8.
+
+``OnnxEncoder`` wraps a loaded torch encoder (open_clip or timm). The first time a model is used
+it exports the image tower (and, for CLIP, the text tower with a free sequence length) to ONNX,
+quantises both with dynamic int8, and caches the files per model under ``cache_root()``; later
+runs load the cache in about a second.
+
+int8 is checked before it is trusted: int8 GEMMs on CPUs without VNNI multiply-add pairs into
+16-bit sums that can saturate, and outlier activations can ruin per-tensor activation scales, so
+the first time int8 is used for a model, the first ``INT8_SAMPLE`` of the user's own photos are
+encoded both ways. When the mean cosine to fp32 is below ``INT8_MIN_COSINE`` or the top-10
+neighbour overlap below ``INT8_MIN_OVERLAP``, the model stays on fp32 for good and says so (the
+verdict is cached with the model). Until the verdict, fp32 vectors are what gets stored.
+
+    >>> enc = OnnxEncoder(load_encoder(ModelSpec("ViT-B-32")), precision="int8")
+    >>> enc.encode_texts(["a red bicycle"]).shape
+    (1, 512)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ModelLoadError
+from .base import Encoder, l2_normalize
+
+BACKENDS = ("auto", "torch", "onnx")
+PRECISIONS = ("fp32", "int8")
+EXPORT_VERSION = 1  # bump when the exported graphs change, so caches are rebuilt
+OPSET = 17
+CACHE_ENV = "PIXSEEK_CACHE"
+
+INT8_SAMPLE = 64  # photos encoded both ways before the verdict
+INT8_MIN_SAMPLE = 12  # a run with fewer new photos decides nothing (fp32 is used meanwhile)
+INT8_MIN_COSINE = 0.99
+INT8_MIN_OVERLAP = 0.9
+INT8_TOP_K = 10
+# Texts for the text tower's own int8 check (there are no user queries to sample at index time).
+CHECK_TEXTS = ("a photo of a dog", "a red bicycle against a brick wall", "sunset over the sea",
+               "two children playing football in a park", "a plate of pasta", "snowy mountains",
+               "a cat sleeping on a sofa", "a city street at night", "a birthday cake", "an old car")
+
+
+def onnx_available() -> bool:
+    """True when onnxruntime and onnx (needed to export) can be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def cpu_threads() -> int:
+    """ONNX Runtime's intra-op pool: one thread per core this process may use."""
+    from ..tuning import cpu_cores
+
+    return cpu_cores()
+
+
+def cache_root() -> Path:
+    """Where exports are kept: ``$PIXSEEK_CACHE``, else ``<data dir>/onnx``."""
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env).expanduser().absolute()
+    from ..config import data_dir
+
+    return data_dir() / "onnx"
+
+
+def choose_backend(backend: str, precision: str, encoder_kind: str | None, device: str,
+                   cached: bool) -> str:
+    """``torch`` or ``onnx`` for a request. ``auto`` takes ONNX Runtime when it pays and works:
+    on a CPU, for open_clip/timm models, when int8 is asked for (only ONNX Runtime has it) or the
+    model's export is already cached; otherwise torch (an export costs ~15 s once per model).
+    With ``auto``, int8 on a GPU (fp16 there) or for another kind of model quietly means torch."""
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise ModelLoadError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if backend == "torch":
+        if precision == "int8":
+            raise ModelLoadError("--precision int8 runs on ONNX Runtime: use --backend onnx or auto")
+        return "torch"
+    if precision == "int8" and not onnx_available():
+        raise ModelLoadError("--precision int8 runs on ONNX Runtime, which is not installed: "
+                             "pip install 'pixseek[onnx]' (or onnx onnxruntime)")
+    usable = encoder_kind in ("open_clip", "timm") and device == "cpu" and onnx_available()
+    if backend == "onnx" and not usable:
+        why = ("pip install 'pixseek[onnx]' (or onnx onnxruntime)" if not onnx_available() else
+               "the ONNX back end runs on the CPU: use --device cpu" if device != "cpu" else
+               "the ONNX back end takes open_clip and timm models only")
+        raise ModelLoadError(f"--backend onnx is not available here: {why}")
+    if backend == "auto" and not (usable and (precision == "int8" or cached)):
+        return "torch"
+    return "onnx"
+
+
+def load_accelerated(load_torch, spec, backend: str, precision: str) -> Encoder:
+    """``load_torch(spec)``, then wrapped in an ``OnnxEncoder`` when ``choose_backend`` says so.
+    With ``auto``, an export that fails leaves the torch encoder in place."""
+    choose_backend(backend, precision, "open_clip", "cpu", True)  # bad names fail before loading
+    enc = load_torch(spec)
+    kind, device = encoder_kind(enc), str(getattr(enc, "device", "cpu"))
+    if choose_backend(backend, precision, kind, device, kind is not None and is_cached(enc.id)) == "torch":
+        return enc
+    try:
+        return OnnxEncoder(enc, precision=precision)
+    except ModelLoadError:
+        if backend == "onnx":
+            raise
+        return enc
+
+
+def encoder_kind(encoder: Encoder) -> str | None:
+    """``open_clip``, ``timm``, or None for encoders that cannot be exported."""
+    name = type(encoder).__name__
+    return {"OpenClipEncoder": "open_clip", "TimmEncoder": "timm"}.get(name)
+
+
+# -- the cache ---------------------------------------------------------------------------------------
+def model_fingerprint(encoder_id: str) -> str:
+    """Identity of the weights: the encoder id plus size and mtime of local weight files, so a
+    changed checkpoint is exported again."""
+    name, _, pretrained = encoder_id.partition("|")
+    parts = [encoder_id, f"export-{EXPORT_VERSION}", f"opset-{OPSET}"]
+    paths: list[Path] = []
+    if name.startswith("local-dir:"):
+        folder = Path(name[len("local-dir:"):]).expanduser()
+        paths += sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
+    if pretrained and os.path.isfile(os.path.expanduser(pretrained)):
+        paths.append(Path(pretrained).expanduser())
+    for p in paths:
+        st = p.stat()
+        parts.append(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def cache_dir_for(encoder_id: str, root: Path | None = None) -> Path:
+    """The folder holding one model's exports (``image.fp32.onnx``, ``image.int8.onnx``, ...)."""
+    name = encoder_id.partition("|")[0]
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.split("/")[-1])[-40:]
+    return (root or cache_root()) / f"{slug}-{model_fingerprint(encoder_id)}"
+
+
+def is_cached(encoder_id: str, root: Path | None = None) -> bool:
+    return (cache_dir_for(encoder_id, root) / "meta.json").is_file()
+
+
+@dataclass
+class Int8Verdict:
+    """The outcome of comparing int8 with fp32 on a sample of the user's photos."""
+
+    passed: bool
+    cosine: float  # mean cosine between int8 and fp32 vectors of the same photo
+    min_cosine: float
+    overlap: float  # mean overlap of each photo's top-10 neighbours (int8 vs fp32)
+    sample: int
+    text_cosine: float | None = None
+
+    def describe(self) -> str:
+        text = "" if self.text_cosine is None else f", text cosine {self.text_cosine:.4f}"
+        return (f"cosine {self.cosine:.4f} (min {self.min_cosine:.4f}), top-{INT8_TOP_K} overlap "
+                f"{self.overlap:.3f} on {self.sample} of your photos{text}")
+
+
+def int8_agreement(ref: np.ndarray, got: np.ndarray, k: int = INT8_TOP_K) -> tuple[float, float, float]:
+    """(mean cosine, min cosine, mean top-k overlap) of ``got`` against ``ref`` (rows = the same
+    photos, L2-normalised). The overlap compares each photo's k nearest other photos."""
+    ref, got = l2_normalize(ref), l2_normalize(got)
+    cos = np.sum(ref * got, axis=1)
+    n = len(ref)
+    k = min(k, n - 1)
+    if k < 1:
+        return float(cos.mean()), float(cos.min()), 1.0
+    overlaps = []
+    for sims_ref, sims_got, i in zip(ref @ ref.T, got @ got.T, range(n)):
+        sims_ref[i] = sims_got[i] = -np.inf  # a photo is not its own neighbour
+        a = set(np.argpartition(-sims_ref, k)[:k].tolist())
+        b = set(np.argpartition(-sims_got, k)[:k].tolist())
+        overlaps.append(len(a & b) / k)
+    return float(cos.mean()), float(cos.min()), float(np.mean(overlaps))
+
+
+# -- export --------------------------------------------------------------------------------------------
+def export_model(torch_encoder: Encoder, folder: Path) -> None:
+    """Write ``folder`` with the fp32 and int8 towers and ``meta.json``, atomically (a temp folder
+    renamed into place: a crash leaves no half-written cache, and concurrent exports are harmless)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    try:
+        meta = _export_into(torch_encoder, tmp)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / "meta.json").is_file():  # not a concurrent winner: a real failure
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export_into(enc: Encoder, tmp: Path) -> dict:
+    import torch
+
+    from .towers import ImageTower, TextTower, cut_tokens
+
+    kind = encoder_kind(enc)
+    model = enc.model.float().eval()
+    size = int(getattr(enc, "image_size", 0) or _crop_size(enc))
+    pixels = torch.zeros(2, 3, size, size)
+    meta = {"id": enc.id, "dim": enc.dim, "kind": kind, "image_size": size, "causal": False,
+            "context_length": None, "export_version": EXPORT_VERSION}
+    # grad stays on: under no_grad, nn.MultiheadAttention takes a fused fast path ONNX cannot express
+    with torch.inference_mode(False), torch.enable_grad():
+        _export(ImageTower(model, kind), pixels, tmp / "image.fp32.onnx", "pixels")
+        if enc.supports_text:
+            tower = TextTower(model)
+            ctx = int(getattr(model, "context_length", 77))
+            # a cut example: at full length the slices would fold away and fix the length at 77
+            tokens = cut_tokens(enc.tokenizer(["a photo of a cat", "a dog"]), tower.causal)
+            _export(tower, tokens, tmp / "text.fp32.onnx", "tokens")
+            meta.update(causal=bool(tower.causal), context_length=ctx)
+    for part in ("image", "text"):
+        src = tmp / f"{part}.fp32.onnx"
+        if src.exists():
+            _quantize(src, tmp / f"{part}.int8.onnx")
+    return meta
+
+
+def _export(module, example, path: Path, input_name: str) -> None:
+    import torch
+
+    axes = {input_name: {0: "batch"}, "features": {0: "batch"}}
+    if input_name == "tokens":
+        axes[input_name][1] = "length"
+    try:
+        with warnings.catch_warnings():  # tracer warnings about Python-side checks: not for users
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (example,), str(path), input_names=[input_name],
+                              output_names=["features"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    except Exception as exc:  # exporter gaps differ per architecture: say which and fall back
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelLoadError(f"could not export the model to ONNX ({first}): use --backend torch") from exc
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # ORT logs a pre-processing hint on the root logger at every call (it does not apply to
+    # dynamic int8): quiet it for this call only
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        # s8 weights per output channel, the most accurate dynamic scheme; MatMul/Gemm only: the
+        # transformer's GEMMs (65% of the int8 image tower's time); its one conv, the patch
+        # embedding (7.5%), stays fp32
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+    finally:
+        root.setLevel(level)
+
+
+def _crop_size(enc: Encoder) -> int:
+    cfg = getattr(enc, "data_config", None)
+    if cfg:
+        return int(cfg["input_size"][-1])
+    size = getattr(getattr(enc.model, "visual", None), "image_size", 224)
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+# -- the encoder ---------------------------------------------------------------------------------------
+class OnnxEncoder(Encoder):
+    """``torch_encoder``'s model run by ONNX Runtime: same ``id``, ``dim``, preprocessing and
+    tokenizer; ``precision`` ``fp32`` or ``int8`` (checked first, see the module notes).
+
+    ``threads`` (default: the cores available) is the intra-op pool; spinning is off so that
+    decode threads sharing the cores are not starved by idle workers busy-waiting.
+    """
+
+    def __init__(self, torch_encoder: Encoder, *, precision: str = "fp32", threads: int | None = None,
+                 cache: Path | None = None) -> None:
+        if precision not in PRECISIONS:
+            raise ModelLoadError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        self.base = torch_encoder
+        self.id = torch_encoder.id
+        self.dim = torch_encoder.dim
+        self.supports_text = torch_encoder.supports_text
+        self.input_size = torch_encoder.input_size
+        self.precision = precision
+        self.threads = threads or cpu_threads()
+        self.folder = cache_dir_for(self.id, cache)
+        if not (self.folder / "meta.json").is_file():
+            export_model(torch_encoder, self.folder)
+        self.meta = json.loads((self.folder / "meta.json").read_text())
+        self.causal = bool(self.meta.get("causal"))
+        self.notes: list[str] = []
+        self._sessions: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._verdict = self._read_verdict()
+        self._sample_ref: list[np.ndarray] = []
+        self._sample_int8: list[np.ndarray] = []
+        if precision == "int8" and self._verdict is not None and not self._verdict.passed:
+            self.notes.append(f"int8 was measured against fp32 for this model and failed "
+                              f"({self._verdict.describe()}): using fp32")
+
+    def __repr__(self) -> str:
+        return f"OnnxEncoder({self.id!r}, precision={self.precision!r}, threads={self.threads})"
+
+    # -- Encoder ---------------------------------------------------------------------------------------
+    def preprocess(self, image: Image.Image):
+        return self.base.preprocess(image)
+
+    @property
+    def active_precision(self) -> str:
+        """What encodes right now: ``int8`` only once it passed its check."""
+        ok = self.precision == "int8" and self._verdict is not None and self._verdict.passed
+        return "int8" if ok else "fp32"
+
+    def encode_pixels(self, batch) -> np.ndarray:
+        x = np.ascontiguousarray(np.asarray(batch, dtype=np.float32))
+        if x.ndim == 3:
+            x = x[None]
+        if len(x) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.precision == "int8" and self._verdict is None:
+            ref = self._run("image.fp32", "pixels", x)
+            self._observe(ref, self._run("image.int8", "pixels", x))
+            return l2_normalize(ref)
+        return l2_normalize(self._run(f"image.{self.active_precision}", "pixels", x))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.supports_text:
+            return self.base.encode_texts(texts)  # raises the image-only message
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        from .towers import cut_tokens
+
+        tokens = cut_tokens(self.base.tokenizer(list(texts)), self.causal).numpy().astype(np.int64)
+        return l2_normalize(self._run(f"text.{self.active_precision}", "tokens", tokens))
+
+    # -- int8 check ------------------------------------------------------------------------------------
+    def drain_notes(self) -> list[str]:
+        """Settle a pending int8 check on what was seen (if enough), and hand over the notes."""
+        if self.precision == "int8" and self._verdict is None \
+                and sum(len(a) for a in self._sample_ref) >= INT8_MIN_SAMPLE:
+            self._decide()
+        notes, self.notes = self.notes, []
+        return notes
+
+    def _observe(self, ref: np.ndarray, q: np.ndarray) -> None:
+        self._sample_ref.append(ref)
+        self._sample_int8.append(q)
+        if sum(len(a) for a in self._sample_ref) >= INT8_SAMPLE:
+            self._decide()
+
+    def _decide(self) -> None:
+        ref, q = np.concatenate(self._sample_ref), np.concatenate(self._sample_int8)
+        self._sample_ref, self._sample_int8 = [], []
+        cos, min_cos, overlap = int8_agreement(ref, q)
+        text_cos = self._text_cosine() if self.supports_text else None
+        passed = cos >= INT8_MIN_COSINE and overlap >= INT8_MIN_OVERLAP \
+            and (text_cos is None or text_cos >= INT8_MIN_COSINE)
+        verdict = Int8Verdict(passed, cos, min_cos, overlap, len(ref), text_cos)
+        self._verdict = verdict
+        self._write_verdict(verdict)
+        if passed:
+            self.notes.append(f"int8 checked against fp32: {verdict.describe()}: using int8")
+        else:
+            self.notes.append(f"int8 is too far from fp32 for this model ({verdict.describe()}; needs "
+                              f"cosine >= {INT8_MIN_COSINE} and overlap >= {INT8_MIN_OVERLAP}): "
+                              "falling back to fp32")
+
+    def _text_cosine(self) -> float:
+        from .towers import cut_tokens
+
+        tokens = cut_tokens(self.base.tokenizer(list(CHECK_TEXTS)), self.causal).numpy().astype(np.int64)
+        ref = l2_normalize(self._run("text.fp32", "tokens", tokens))
+        q = l2_normalize(self._run("text.int8", "tokens", tokens))
+        return float(np.sum(ref * q, axis=1).mean())
+
+    def _read_verdict(self) -> Int8Verdict | None:
+        path = self.folder / "int8-check.json"
+        try:
+            return Int8Verdict(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _write_verdict(self, verdict: Int8Verdict) -> None:
+        path = self.folder / "int8-check.json"
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(asdict(verdict)))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only means checking again next time
+
+    # -- sessions --------------------------------------------------------------------------------------
+    def _run(self, part: str, name: str, x: np.ndarray) -> np.ndarray:
+        return self._session(part).run(None, {name: x})[0]
+
+    def _session(self, part: str):
+        with self._lock:
+            sess = self._sessions.get(part)
+            if sess is None:
+                sess = self._sessions[part] = _make_session(self.folder / f"{part}.onnx", self.threads)
+            return sess
+
+
+def _make_session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # idle pool threads sleep instead of spinning: decode threads need those cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the ONNX export {path} ({type(exc).__name__}): delete the "
+                             f"folder {path.parent} to export again") from exc
