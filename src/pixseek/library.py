@@ -25,8 +25,8 @@ from .config import DEFAULT_MODEL, default_db_dir
 from .crawl import check_roots
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
 from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
-from .explore import Embeddings, load_embeddings
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
+from .explore import Embeddings, load_embeddings
 from .indexer import Indexer, ProgressFn
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
