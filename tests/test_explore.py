@@ -101,3 +101,17 @@ def test_library_embeddings(gallery, tmp_path):
         assert folders[i] == "more" and folders.count(".") == len(emb) - 1
         only = lib.embeddings([gallery / "more"])
         assert only.paths == [str(gallery / "more" / "coffee.jpg")]
+
+
+@pytest.mark.slow
+def test_umap_map_keeps_planted_groups_apart():
+    pytest.importorskip("umap", reason="umap-learn is optional")
+    rng = np.random.default_rng(0)
+    centres = unit(rng.normal(size=(3, 64)))
+    x = unit(np.vstack([centres[c] + 0.1 * rng.normal(size=(15, 64)) for c in range(3)]))
+    xy, method = project_2d(x)
+    assert method == "umap" and xy.shape == (45, 2)
+    groups = [xy[i * 15:(i + 1) * 15] for i in range(3)]
+    spread = max(np.linalg.norm(g - g.mean(axis=0), axis=1).max() for g in groups)
+    gaps = [np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)) for k, a in enumerate(groups) for b in groups[k + 1:]]
+    assert min(gaps) > spread  # each group's centre is farther from the others than any member from its own

@@ -75,7 +75,7 @@ def project_2d(vectors: np.ndarray, method: str = "auto", seed: int = 0) -> tupl
         else:
             if len(x) > 10 or method == "umap":
                 reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), metric="cosine",
-                                    random_state=seed)
+                                    random_state=seed, n_jobs=1)  # n_jobs=1: a seed forces it anyway
                 return reducer.fit_transform(x).astype(np.float32), "umap"
     return pca_2d(x), "pca"
 
