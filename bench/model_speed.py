@@ -3,9 +3,13 @@
 Loads each model through pixseek's own encoder registry on the CPU, then measures, in interleaved
 rounds (so that a busy machine slows every model alike; the median round counts):
 
-- image throughput: ``encode_pixels`` on batches of preprocessed real photos (what indexing pays
-  per image once files are decoded);
+- image cost: ``encode_pixels`` on batches of preprocessed real photos (what indexing pays per
+  image once files are decoded), as CPU time per image, which other processes' load barely moves
+  (a busy machine stretches the wall clock, not this process's CPU time), and as images/s;
 - one text query: ``encode_texts`` on a single description (what each text search pays).
+
+The ratio against the baseline is taken per round (both measured minutes apart at most), then
+the median round's. With ``--threads 1`` CPU time equals the time one core needs.
 
 CLIP models use seeded random weights (``--pretrained random``): the same layers and arithmetic as
 the released weights, so the same speed, and no download. The timm models use their real ImageNet
@@ -54,26 +58,28 @@ def photos(folder: str | None):
     return out
 
 
-def time_images(encoder, batch: torch.Tensor, min_seconds: float) -> float:
-    """Images per second over at least ``min_seconds`` (whole batches)."""
-    done, start = 0, time.perf_counter()
+def time_images(encoder, batch: torch.Tensor, min_seconds: float) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) per image over at least ``min_seconds`` (whole batches).
+    CPU time is what the machine's other load barely moves: time slices taken by other
+    processes count in the wall clock, not in this process's CPU time."""
+    done, wall, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         encoder.encode_pixels(batch)
         done += len(batch)
-        took = time.perf_counter() - start
+        took = time.perf_counter() - wall
         if took >= min_seconds:
-            return done / took
+            return took / done, (time.process_time() - cpu) / done
 
 
 def time_text(encoder, repeats: int = 5) -> float | None:
-    """Milliseconds for one text query (the median of ``repeats``)."""
+    """CPU milliseconds for one text query (the median of ``repeats``)."""
     if not encoder.supports_text:
         return None
     times = []
     for i in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         encoder.encode_texts([f"a photo of a red bicycle against a brick wall {i}"])
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return 1000 * statistics.median(times)
 
 
@@ -106,28 +112,40 @@ def main() -> int:
         encoders[name] = enc
         print(f"loaded {name} in {load_s[name]:.1f} s", flush=True)
 
-    rates: dict[str, list[float]] = {n: [] for n in args.models}
+    wall: dict[str, list[float]] = {n: [] for n in args.models}
+    cpu: dict[str, list[float]] = {n: [] for n in args.models}
+    ratio: dict[str, list[float]] = {n: [] for n in args.models}  # baseline CPU time / model CPU time, per round
     text_ms: dict[str, list[float]] = {n: [] for n in args.models}
+    first = args.models[0]
     for r in range(args.rounds):
         for name in args.models:
-            rates[name].append(time_images(encoders[name], batches[name], args.seconds))
+            w, c = time_images(encoders[name], batches[name], args.seconds)
+            wall[name].append(w)
+            cpu[name].append(c)
             t = time_text(encoders[name])
             if t is not None:
                 text_ms[name].append(t)
-        print(f"round {r + 1}: " + ", ".join(f"{n} {rates[n][-1]:.1f}/s" for n in args.models), flush=True)
+        for name in args.models:
+            ratio[name].append(cpu[first][-1] / cpu[name][-1])
+        print(f"round {r + 1}: " + ", ".join(f"{n} {1000 * cpu[n][-1]:.0f} CPU-ms/img ({1 / wall[n][-1]:.1f}/s)"
+                                            for n in args.models), flush=True)
 
-    base = statistics.median(rates[args.models[0]])
+    threads = torch.get_num_threads() if args.device == "cpu" else None
     print()
-    print("| model | weights | params (M) | fp32 size (MB) | dim | images/s | vs " + args.models[0]
-          + " | one text query (ms) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| model | weights | params (M) | fp32 size (MB) | dim | CPU-ms per image | images/s "
+          f"({'per ' + str(threads) + ' thread' + ('s' if threads != 1 else '') if threads else 'wall'}) "
+          f"| speed vs {first} | one text query (CPU-ms) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
         enc = encoders[name]
         params = sum(p.numel() for p in enc.model.parameters())
-        rate = statistics.median(rates[name])
+        ms = 1000 * statistics.median(cpu[name])
+        rate = (threads or 1) * 1000 / ms if args.device == "cpu" else 1 / statistics.median(wall[name])
         text = f"{statistics.median(text_ms[name]):.0f}" if text_ms[name] else "- (image only)"
         print(f"| {name} | {weights_for(name)} | {params / 1e6:.1f} | {params * 4 / 2**20:.0f} | {enc.dim} | "
-              f"{rate:.1f} | {rate / base:.2f}x | {text} |")
+              f"{ms:.0f} | {rate:.1f} | {statistics.median(ratio[name]):.2f}x | {text} |")
+    print(f"\nwall-clock images/s (other processes' load included): "
+          + ", ".join(f"{n} {1 / statistics.median(wall[n]):.1f}" for n in args.models))
     return 0
 
 
