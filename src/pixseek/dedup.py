@@ -1,0 +1,449 @@
+"""Duplicate groups with evidence: exact, copy and (on request) similar; a suggested keeper each.
+
+How a run goes (docs/dedup.md has the measurements behind every number):
+
+1. Files with the same content hash are one *unit* (``exact``, same bytes); units are compared by
+   one representative.
+2. Candidates: every pair of units whose vectors score ``>= embed_gate`` (``simjoin``: the store's
+   range search, or an IVF self-join at scale; no N x N matrix), plus pairs whose pHashes share a
+   16-bit band (a grey copy can score low on the embedding, never on pHash).
+3. Each candidate pair is judged on its own evidence:
+
+   - ``exact``/``same-pixels``: same size and the decoded pixels hash equal;
+   - ``copy``/``hash``: pHash within ``hash_phash`` bits, grey thumbnails correlate
+     ``>= hash_grey``, colours agree (or one side is grey), embedding ``>= hash_gate_cos``;
+   - ``copy``/``crop``: embedding ``>= crop_cos``, the grey thumbnail matches a light crop of the
+     other's ``>= crop_aligned``, pHash within ``crop_phash``, colours agree;
+   - ``similar``/``embedding`` (only when asked): embedding ``>= similar_cos``.
+
+   The colour test is what keeps a dark or recoloured variant of a design apart from a brightened
+   or grey copy: those move the grey structure too little for pHash or the embedding to tell.
+4. Groups by complete linkage: two groups merge only when *every* cross pair has evidence, so
+   A~B and B~C never pull A and C together on their own. Pairs the user marked "not duplicates"
+   have no evidence. Copy groups form first; similar groups are made of whole copy groups.
+5. Each group gets a keeper by policy; ``--protect`` folders and links are marked, never acted on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .catalog import Catalog, FileRow
+from .errors import ImageDecodeError, PixseekError
+from .hashing import ImageHashes, chromaticity, grey_views, hamming, hamming_many, perceptual_hashes, pixel_hash
+from .imaging import decode_image
+from .simjoin import Pairs, similar_pairs
+from .stores.base import VectorStore
+from .types import DuplicateGroup, DuplicateMember, Evidence
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+
+TIERS = ("exact", "copy", "similar")
+_RANK = {"exact": 3, "copy": 2, "similar": 1}
+LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM"})
+BAND_BUCKET_MAX = 64  # a pHash band shared by more units than this is a flat or blank picture
+MAX_GROUP = 1000  # complete linkage is quadratic in a group: beyond this, groups stop growing
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds. Defaults: calibrated for ``timm:tf_efficientnet_lite0`` on the labelled
+    set of ``bench/dedup_eval.py`` for pairwise precision >= 0.99 (docs/dedup.md)."""
+
+    embed_gate: float = 0.70  # embedding candidates
+    hash_gate_cos: float = 0.50
+    hash_phash: int = 12
+    hash_grey: float = 0.85
+    crop_cos: float = 0.90
+    crop_aligned: float = 0.85
+    crop_phash: int = 24
+    color: float = 0.12  # mean r:g:b share distance allowed between two colour pictures
+    grey_saturation: float = 6.0  # below this a picture counts as grey (any colour test passes)
+    similar_cos: float = 0.80
+    pixels_phash: int = 4  # below this (and same size) the decoded pixels are compared
+    use_embedding: bool = True  # False: pHash alone (the baseline of bench/dedup_eval.py)
+    phash_only: int = 10  # pHash alone: copy when within this many bits
+
+
+# Encoder-specific cosines; the rest of the rules do not depend on the encoder. Models without an
+# entry use the defaults, calibrated on EfficientNet-Lite0 (CLIP cosines are not calibrated yet).
+PROFILES: dict[str, Thresholds] = {"timm:tf_efficientnet_lite0": Thresholds()}
+
+
+def thresholds_for(model_id: str | None) -> Thresholds:
+    """The calibrated thresholds for an encoder id (``name|tag``), else the defaults."""
+    name = (model_id or "").partition("|")[0]
+    return PROFILES.get(name, Thresholds())
+
+
+@dataclass(frozen=True)
+class KeepPolicy:
+    """``default`` (resolution, lossless, least compressed, oldest, shortest path), ``largest``
+    (most bytes), ``oldest`` / ``newest`` (capture date, else file time), or ``path:DIR``."""
+
+    name: str = "default"
+    folder: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "KeepPolicy":
+        text = (text or "default").strip()
+        if text.startswith("path:"):
+            folder = text[5:]
+            if not folder:
+                raise PixseekError("--keep path:DIR needs a folder, e.g. --keep path:~/Pictures/originals")
+            return cls("path", _norm_dir(folder))
+        if text not in ("default", "largest", "oldest", "newest"):
+            raise PixseekError(f"unknown --keep {text!r}: use largest, oldest, newest or path:DIR")
+        return cls(text)
+
+
+@dataclass
+class _Unit:
+    rows: list[FileRow]
+
+    @property
+    def rep(self) -> FileRow:
+        return self.rows[0]
+
+
+@dataclass(frozen=True)
+class _Edge:
+    tier: str
+    rule: str
+    scores: dict[str, float]
+
+    @property
+    def strength(self) -> tuple[int, float]:
+        return _RANK[self.tier], self.scores.get("cosine", 1.0)
+
+
+# -- the whole run -----------------------------------------------------------------------------------
+def find_duplicates(catalog: Catalog, store: Callable[[], VectorStore] | None, *,
+                    roots: Sequence[str] | None = None, similar: bool = False,
+                    keep: KeepPolicy | str | None = None, protect: Iterable[str] = (),
+                    thresholds: Thresholds | None = None, exact_max: int | None = None,
+                    progress: ProgressFn | None = None) -> list[DuplicateGroup]:
+    """Duplicate groups among the indexed files under ``roots`` (all when None), best first.
+
+    ``store`` is a zero-argument callable giving the vector store (loaded only when the exact
+    range search is used).
+    """
+    th = thresholds or thresholds_for(catalog.get_meta("model"))
+    policy = keep if isinstance(keep, KeepPolicy) else KeepPolicy.parse(keep)
+    protect_dirs = [_norm_dir(p) for p in protect]
+    rows = list(catalog.rows_under(roots) if roots else catalog.ok_rows())
+    units = _units([r for r in rows if r.status == "ok" and r.sha])
+    reps = [u.rep for u in units]
+    hashes = _hashes(catalog, reps, progress)
+    edges = _judge(catalog, store, reps, hashes, th, similar, exact_max, progress) if len(reps) > 1 else {}
+    for a, b in catalog.not_duplicates():
+        for key in ((a, b), (b, a)):
+            edges.pop(key, None)
+    by_sha = {u.rep.sha: u for u in units}
+    clusters = _complete_linkage([u.rep.sha for u in units], edges, min_rank=_RANK["copy"])
+    if similar:
+        clusters = _complete_linkage([u.rep.sha for u in units], edges, min_rank=_RANK["similar"],
+                                     start=clusters)
+    groups = []
+    for shas in clusters:
+        members = [r for sha in shas for r in by_sha[sha].rows]
+        if len(members) < 2:
+            continue
+        groups.append(_group(shas, by_sha, edges, policy, protect_dirs))
+    groups.sort(key=lambda g: (-_RANK[g.kind], -len(g.members), g.keep))
+    return groups
+
+
+def _units(rows: list[FileRow]) -> list[_Unit]:
+    by_sha: dict[str, list[FileRow]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r.id):
+        by_sha[r.sha].append(r)
+    return [_Unit(v) for v in by_sha.values()]
+
+
+def _hashes(catalog: Catalog, reps: list[FileRow], progress: ProgressFn | None) -> dict[str, ImageHashes]:
+    """Stored hashes; files indexed before hashes existed are decoded once and their hashes kept."""
+    have = catalog.hashes_for(r.sha for r in reps)
+    missing = [r for r in reps if r.sha not in have]
+    for i, row in enumerate(missing):
+        try:
+            h = perceptual_hashes(decode_image(row.path, min_side=64).image)
+        except (ImageDecodeError, OSError):
+            continue  # gone or changed since indexing: judged on its vector alone
+        with catalog.transaction() as db:
+            catalog.set_hashes(db, row.sha, h)
+        have[row.sha] = h
+        if progress:
+            progress("hashing", i + 1, len(missing))
+    return have
+
+
+# -- judging pairs -----------------------------------------------------------------------------------
+def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list[FileRow],
+           hashes: dict[str, ImageHashes], th: Thresholds, similar: bool, exact_max: int | None,
+           progress: ProgressFn | None) -> dict[tuple[str, str], _Edge]:
+    ids = np.array([r.id for r in reps], dtype=np.int64)
+    index_of = {int(i): k for k, i in enumerate(ids)}
+    cand: dict[tuple[int, int], float] = {}
+    if th.use_embedding:
+        gate = min(th.embed_gate, th.similar_cos if similar else 1.0, th.crop_cos)
+        kwargs = {} if exact_max is None else {"exact_max": exact_max}
+        pairs = similar_pairs(ids, catalog.vectors, gate, store=store() if store else None,
+                              progress=(lambda d, t: progress("comparing", d, t)) if progress else None,
+                              **kwargs)
+        for a, b, s in zip(pairs.a.tolist(), pairs.b.tolist(), pairs.score.tolist()):
+            cand[(index_of[a], index_of[b])] = s
+    band = _band_pairs(reps, hashes) if th.use_embedding else _all_hash_pairs(reps, hashes, th.phash_only)
+    extra = [p for p in band if p not in cand]
+    if extra and th.use_embedding:
+        for (i, j), s in zip(extra, _cosines(catalog, ids, extra)):
+            cand[(i, j)] = s
+    elif extra:
+        for p in extra:
+            cand[p] = float("nan")
+    edges: dict[tuple[str, str], _Edge] = {}
+    views: dict[int, np.ndarray] = {}
+    pix_cache: dict[str, str | None] = {}
+    for (i, j), cos in cand.items():
+        edge = _judge_pair(reps[i], reps[j], hashes.get(reps[i].sha), hashes.get(reps[j].sha), cos, th,
+                           similar, views, i, j)
+        if edge is None:
+            continue
+        if edge.tier == "copy" and _maybe_same_pixels(reps[i], reps[j], edge, th):
+            pa, pb = _pixels(catalog, reps[i], pix_cache), _pixels(catalog, reps[j], pix_cache)
+            if pa is not None and pa == pb:
+                edge = _Edge("exact", "same-pixels", edge.scores)
+        edges[(reps[i].sha, reps[j].sha)] = edge
+        edges[(reps[j].sha, reps[i].sha)] = edge
+    return edges
+
+
+def _judge_pair(a: FileRow, b: FileRow, ha: ImageHashes | None, hb: ImageHashes | None, cos: float,
+                th: Thresholds, similar: bool, views: dict[int, np.ndarray], i: int, j: int) -> _Edge | None:
+    scores: dict[str, float] = {} if np.isnan(cos) else {"cosine": round(float(cos), 4)}
+    if ha is not None and hb is not None:
+        ph = hamming(ha.phash, hb.phash)
+        scores["phash"] = ph
+        if not th.use_embedding:
+            return _Edge("copy", "phash", scores) if ph <= th.phash_only else None
+        hash_case = ph <= th.hash_phash and cos >= th.hash_gate_cos
+        crop_case = cos >= th.crop_cos and ph <= th.crop_phash
+        if hash_case or crop_case:
+            va = views.get(i)
+            if va is None:
+                va = views[i] = grey_views(ha.grey)
+            vb = views.get(j)
+            if vb is None:
+                vb = views[j] = grey_views(hb.grey)
+            grey = float(va[0] @ vb[0])
+            scores["grey"] = round(grey, 4)
+            colors_agree, color_dist = _colors_agree(ha, hb, th)
+            scores["color"] = round(color_dist, 4)
+            if colors_agree and hash_case and grey >= th.hash_grey:
+                return _Edge("copy", "hash", scores)
+            if colors_agree and crop_case:
+                aligned = max(float((va @ vb[0]).max()), float((va[0] @ vb.T).max()))
+                scores["aligned"] = round(aligned, 4)
+                if aligned >= th.crop_aligned:
+                    return _Edge("copy", "crop", scores)
+    if similar and th.use_embedding and cos >= th.similar_cos:
+        return _Edge("similar", "embedding", scores)
+    return None
+
+
+def _colors_agree(ha: ImageHashes, hb: ImageHashes, th: Thresholds) -> tuple[bool, float]:
+    sa, col_a = chromaticity(ha.color)
+    sb, col_b = chromaticity(hb.color)
+    dist = float(np.abs(sa - sb).sum(axis=1).mean())
+    return dist <= th.color or min(col_a, col_b) < th.grey_saturation, dist
+
+
+def _maybe_same_pixels(a: FileRow, b: FileRow, edge: _Edge, th: Thresholds) -> bool:
+    return (a.width, a.height) == (b.width, b.height) and a.width is not None \
+        and edge.scores.get("phash", 99) <= th.pixels_phash
+
+
+def _pixels(catalog: Catalog, row: FileRow, cache: dict[str, str | None]) -> str | None:
+    if row.sha in cache:
+        return cache[row.sha]
+    stored = catalog.pixel_hashes([row.sha]).get(row.sha)
+    if stored is None:
+        try:
+            stored = pixel_hash(row.path)
+        except (ImageDecodeError, OSError):
+            stored = None
+        if stored is not None:
+            with catalog.transaction() as db:
+                catalog.set_pixel_hash(db, row.sha, stored)
+    cache[row.sha] = stored
+    return stored
+
+
+def _band_pairs(reps: list[FileRow], hashes: dict[str, ImageHashes]) -> set[tuple[int, int]]:
+    """Pairs of units whose pHashes agree on one of four 16-bit bands (all pairs within 3 bits,
+    most within 12)."""
+    idx = [k for k, r in enumerate(reps) if r.sha in hashes]
+    if len(idx) < 2:
+        return set()
+    ph = np.array([hashes[reps[k].sha].phash for k in idx], dtype=np.uint64)
+    idx_arr = np.array(idx)
+    out: set[tuple[int, int]] = set()
+    for band in range(4):
+        key = (ph >> np.uint64(16 * band)) & np.uint64(0xFFFF)
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        sizes = np.diff(np.r_[starts, len(sk)])
+        for s, n in zip(starts[(sizes >= 2) & (sizes <= BAND_BUCKET_MAX)], sizes[(sizes >= 2) & (sizes <= BAND_BUCKET_MAX)]):
+            members = np.sort(idx_arr[order[s:s + n]])
+            for x in range(n):
+                for y in range(x + 1, n):
+                    out.add((int(members[x]), int(members[y])))
+    return out
+
+
+def _all_hash_pairs(reps: list[FileRow], hashes: dict[str, ImageHashes], limit: int) -> set[tuple[int, int]]:
+    """pHash alone: every pair within ``limit`` bits (quadratic: for the evaluation's baseline)."""
+    idx = [k for k, r in enumerate(reps) if r.sha in hashes]
+    ph = np.array([hashes[reps[k].sha].phash for k in idx], dtype=np.uint64)
+    out = set()
+    for x in range(len(idx)):
+        d = hamming_many(np.full(len(idx) - x - 1, ph[x], dtype=np.uint64), ph[x + 1:])
+        for y in np.flatnonzero(d <= limit):
+            out.add((idx[x], idx[x + 1 + int(y)]))
+    return out
+
+
+def _cosines(catalog: Catalog, ids: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
+    out = []
+    for start in range(0, len(pairs), 5000):
+        chunk = pairs[start:start + 5000]
+        va = catalog.vectors([int(ids[i]) for i, _ in chunk])
+        vb = catalog.vectors([int(ids[j]) for _, j in chunk])
+        out.extend(np.einsum("ij,ij->i", va, vb).tolist())
+    return out
+
+
+# -- grouping ------------------------------------------------------------------------------------------
+def _complete_linkage(nodes: list[str], edges: dict[tuple[str, str], _Edge], *, min_rank: int,
+                      start: list[list[str]] | None = None) -> list[list[str]]:
+    """Greedy complete linkage: strongest evidence first; two clusters merge only when every cross
+    pair has an edge of at least ``min_rank``."""
+    clusters: dict[int, list[str]] = {}
+    where: dict[str, int] = {}
+    for k, members in enumerate(start if start is not None else [[n] for n in nodes]):
+        clusters[k] = list(members)
+        for m in members:
+            where[m] = k
+    ordered = sorted(((e.strength, a, b) for (a, b), e in edges.items() if a < b and _RANK[e.tier] >= min_rank),
+                     reverse=True)
+    for _, a, b in ordered:
+        ca, cb = where[a], where[b]
+        if ca == cb:
+            continue
+        xa, xb = clusters[ca], clusters[cb]
+        if len(xa) + len(xb) > MAX_GROUP:
+            continue
+        if all((x, y) in edges and _RANK[edges[(x, y)].tier] >= min_rank for x in xa for y in xb):
+            if len(xa) < len(xb):
+                ca, cb, xa, xb = cb, ca, xb, xa
+            xa.extend(xb)
+            for m in xb:
+                where[m] = ca
+            del clusters[cb]
+    return list(clusters.values())
+
+
+def _group(shas: list[str], by_sha: dict[str, _Unit], edges: dict[tuple[str, str], _Edge],
+           policy: KeepPolicy, protect_dirs: list[str]) -> DuplicateGroup:
+    rows = [r for sha in shas for r in by_sha[sha].rows]
+    members = [_member(r, protect_dirs) for r in rows]
+    evidence: list[Evidence] = []
+    for sha in shas:
+        unit = by_sha[sha].rows
+        for other in unit[1:]:
+            evidence.append(Evidence(unit[0].path, other.path, "exact", "same-bytes", {}))
+    tiers = {"exact"}
+    for x in range(len(shas)):
+        for y in range(x + 1, len(shas)):
+            e = edges[(shas[x], shas[y])]
+            tiers.add(e.tier)
+            evidence.append(Evidence(by_sha[shas[x]].rep.path, by_sha[shas[y]].rep.path, e.tier, e.rule,
+                                     dict(e.scores)))
+    kind = min(tiers, key=lambda t: _RANK[t])
+    keeper = choose_keeper(members, policy)
+    return DuplicateGroup(kind, keeper.path, _mark_links(members, keeper), evidence)
+
+
+def _member(row: FileRow, protect_dirs: list[str]) -> DuplicateMember:
+    protected = any(_under(row.path, d) for d in protect_dirs)
+    return DuplicateMember(row.path, row.id, row.size, row.width, row.height, row.taken_at, row.format,
+                           row.mtime_ns, row.sha or "", protected=protected)
+
+
+def _mark_links(members: list[DuplicateMember], keeper: DuplicateMember) -> list[DuplicateMember]:
+    """Mark members that are the keeper's own file (a hard link, or a symlink either way): acting
+    on them would free nothing, or leave a link to nothing."""
+    try:
+        kst = os.stat(keeper.path)
+    except OSError:
+        return members
+    out = []
+    for m in members:
+        link = None
+        if m.path != keeper.path:
+            try:
+                if os.path.islink(m.path) or os.path.islink(keeper.path):
+                    link = "symlink" if os.path.samefile(m.path, keeper.path) else None
+                    link = link or ("symlink" if os.path.islink(m.path) else None)
+                elif os.stat(m.path).st_ino == kst.st_ino and os.stat(m.path).st_dev == kst.st_dev:
+                    link = "hardlink"
+            except OSError:
+                link = None
+        out.append(replace(m, link=link) if link else m)
+    return out
+
+
+# -- keeper ------------------------------------------------------------------------------------------
+def choose_keeper(members: list[DuplicateMember], policy: KeepPolicy) -> DuplicateMember:
+    """The member to keep: never a symlink when a real file is there; then by ``policy``."""
+    real = [m for m in members if not os.path.islink(m.path)] or members
+
+    def default_key(m: DuplicateMember) -> tuple:
+        pixels = (m.width or 0) * (m.height or 0)
+        lossless = (m.format or "").upper() in LOSSLESS
+        bytes_per_pixel = m.size / pixels if pixels else 0.0
+        return (-pixels, not lossless, -bytes_per_pixel, m.taken_at or "9999", len(m.path), m.path)
+
+    def when(m: DuplicateMember) -> str:
+        return m.taken_at or _iso(m.mtime_ns)
+
+    ordered = sorted(real, key=default_key)  # ties below go to the default order
+    if policy.name == "largest":
+        return max(ordered, key=lambda m: m.size)
+    if policy.name == "oldest":
+        return min(ordered, key=when)
+    if policy.name == "newest":
+        return max(ordered, key=when)
+    if policy.name == "path":
+        return min(real, key=lambda m: (not _under(m.path, policy.folder or ""), default_key(m)))
+    return min(real, key=default_key)
+
+
+def _iso(mtime_ns: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(mtime_ns / 1e9).isoformat(timespec="seconds")
+
+
+def _norm_dir(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path)).rstrip(os.sep) or os.sep
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
