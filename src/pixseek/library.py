@@ -261,7 +261,7 @@ class Library:
 
         with self._writer_lock(), self._lock:
             return apply_action(self.catalog, lambda: self.store, list(groups), action,
-                                manifest_dir=self.db_dir / MANIFEST_DIR, move_to=move_to, progress=progress)
+                                manifest_dir=self.db_dir.absolute() / MANIFEST_DIR, move_to=move_to, progress=progress)
 
     def undo(self, manifest: str | os.PathLike, *, progress: ProgressFn | None = None) -> ActionReport:
         """Restore every file an action moved, linked or trashed, bit-identical, and re-index it."""
