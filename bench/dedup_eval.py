@@ -104,11 +104,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=2, help="transform seed (1 = the calibration set)")
     ap.add_argument("--keep", help="keep the built set and index in this folder")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: reuse the set and index built before")
     args = ap.parse_args()
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pixseek-dedup-eval-"))
     t0 = time.perf_counter()
-    items = L.build_set(work / "set", seed=args.seed)
+    if args.reuse and (work / "set").is_dir():
+        items = L.items_in(work / "set")
+    else:
+        items = L.build_set(work / "set", seed=args.seed)
     print(f"labelled set: {len(items)} files from {len({i.scene for i in items})} scenes "
           f"(seed {args.seed}) in {time.perf_counter() - t0:.0f} s")
     truth = Counter(L.truth(a, b) for a, b in itertools.combinations(items, 2))

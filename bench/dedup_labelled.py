@@ -271,3 +271,31 @@ def build_set(folder: Path, seed: int = 0, sources: list | None = None) -> list[
                 items.append(Item(str(path), picture + "-shot", scene, "shot", str(path)))
     # the originals' pixels are shared by 'bytes' and 'pixels'; everything else is unique
     return items
+
+
+def scene_of(picture: str) -> str:
+    for scene, paths in VARIANT_SETS:
+        if picture in {Path(p).stem for p in paths}:
+            return scene
+    if picture.startswith("gnome-") and picture[-2:] in ("-l", "-d"):
+        return picture[:-2]
+    if picture.startswith("plasma-") and picture.endswith("-dark"):
+        return picture[:-5]
+    if picture.startswith("motorcycle-"):
+        return "motorcycle"
+    return picture
+
+
+def items_in(folder: Path) -> list[Item]:
+    """The items of a set written by ``build_set`` (labels follow from the file names)."""
+    items = []
+    for base in sorted(p for p in folder.iterdir() if p.is_dir()):
+        picture = base.name
+        for f in sorted(base.iterdir()):
+            t = f.stem
+            if t == "shot":
+                items.append(Item(str(f), picture + "-shot", scene_of(picture), "shot", str(f)))
+            else:
+                same = t in ("original", *EXACT_TRANSFORMS)
+                items.append(Item(str(f), picture, scene_of(picture), t, picture if same else f.name))
+    return items

@@ -45,6 +45,8 @@ ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 TIERS = ("exact", "copy", "similar")
 _RANK = {"exact": 3, "copy": 2, "similar": 1}
+_RULE_RANK = {"same-bytes": 4, "same-pixels": 3, "hash": 2, "crop": 1}
+PAIR_CHUNK = 20_000
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM"})
 BAND_BUCKET_MAX = 64  # a pHash band shared by more units than this is a flat or blank picture
 MAX_GROUP = 1000  # complete linkage is quadratic in a group: beyond this, groups stop growing
@@ -58,7 +60,9 @@ class Thresholds:
     embed_gate: float = 0.70  # embedding candidates
     hash_gate_cos: float = 0.50
     hash_phash: int = 12
-    hash_grey: float = 0.85
+    hash_grey: float = 0.92
+    close_cos: float = 0.97  # with pHash within close_phash, instead of the grey correlation
+    close_phash: int = 8
     crop_cos: float = 0.90
     crop_aligned: float = 0.85
     crop_phash: int = 24
@@ -66,6 +70,9 @@ class Thresholds:
     grey_saturation: float = 6.0  # below this a picture counts as grey (any colour test passes)
     similar_cos: float = 0.80
     pixels_phash: int = 4  # below this (and same size) the decoded pixels are compared
+    near_phash: int = 4  # "near-identical" (a re-save: re-encode, resize, format): evidence that
+    near_grey: float = 0.97  # carries over, A = A' and A' ~ C links A ~ C (see _groups)
+    near_cos: float = 0.90
     use_embedding: bool = True  # False: pHash alone (the baseline of bench/dedup_eval.py)
     phash_only: int = 10  # pHash alone: copy when within this many bits
 
@@ -116,10 +123,11 @@ class _Edge:
     tier: str
     rule: str
     scores: dict[str, float]
+    near: bool = False  # the same picture re-saved: exact, or a hash match within `near_*`
 
     @property
-    def strength(self) -> tuple[int, float]:
-        return _RANK[self.tier], self.scores.get("cosine", 1.0)
+    def strength(self) -> tuple[int, int, float]:
+        return _RANK[self.tier], _RULE_RANK.get(self.rule, 0), self.scores.get("cosine", 1.0)
 
 
 # -- the whole run -----------------------------------------------------------------------------------
@@ -145,10 +153,7 @@ def find_duplicates(catalog: Catalog, store: Callable[[], VectorStore] | None, *
         for key in ((a, b), (b, a)):
             edges.pop(key, None)
     by_sha = {u.rep.sha: u for u in units}
-    clusters = _complete_linkage([u.rep.sha for u in units], edges, min_rank=_RANK["copy"])
-    if similar:
-        clusters = _complete_linkage([u.rep.sha for u in units], edges, min_rank=_RANK["similar"],
-                                     start=clusters)
+    clusters = _groups([u.rep.sha for u in units], edges, similar)
     groups = []
     for shas in clusters:
         members = [r for sha in shas for r in by_sha[sha].rows]
@@ -206,61 +211,92 @@ def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list
     elif extra:
         for p in extra:
             cand[p] = float("nan")
+    if not cand:
+        return {}
+    keys = np.array(list(cand.keys()), dtype=np.int64).reshape(-1, 2)
+    cos = np.array(list(cand.values()), dtype=np.float32)
     edges: dict[tuple[str, str], _Edge] = {}
-    views: dict[int, np.ndarray] = {}
     pix_cache: dict[str, str | None] = {}
-    for (i, j), cos in cand.items():
-        edge = _judge_pair(reps[i], reps[j], hashes.get(reps[i].sha), hashes.get(reps[j].sha), cos, th,
-                           similar, views, i, j)
-        if edge is None:
-            continue
-        if edge.tier == "copy" and _maybe_same_pixels(reps[i], reps[j], edge, th):
-            pa, pb = _pixels(catalog, reps[i], pix_cache), _pixels(catalog, reps[j], pix_cache)
-            if pa is not None and pa == pb:
-                edge = _Edge("exact", "same-pixels", edge.scores)
-        edges[(reps[i].sha, reps[j].sha)] = edge
-        edges[(reps[j].sha, reps[i].sha)] = edge
+    for start in range(0, len(keys), PAIR_CHUNK):
+        chunk_edges = _judge_chunk(reps, hashes, keys[start:start + PAIR_CHUNK, 0],
+                                   keys[start:start + PAIR_CHUNK, 1], cos[start:start + PAIR_CHUNK], th, similar)
+        for i, j, edge in chunk_edges:
+            if edge.tier == "copy" and _maybe_same_pixels(reps[i], reps[j], edge, th):
+                pa, pb = _pixels(catalog, reps[i], pix_cache), _pixels(catalog, reps[j], pix_cache)
+                if pa is not None and pa == pb:
+                    edge = _Edge("exact", "same-pixels", edge.scores, True)
+            edges[(reps[i].sha, reps[j].sha)] = edge
+            edges[(reps[j].sha, reps[i].sha)] = edge
+        if progress:
+            progress("judging", min(start + PAIR_CHUNK, len(keys)), len(keys))
     return edges
 
 
-def _judge_pair(a: FileRow, b: FileRow, ha: ImageHashes | None, hb: ImageHashes | None, cos: float,
-                th: Thresholds, similar: bool, views: dict[int, np.ndarray], i: int, j: int) -> _Edge | None:
-    scores: dict[str, float] = {} if np.isnan(cos) else {"cosine": round(float(cos), 4)}
-    if ha is not None and hb is not None:
-        ph = hamming(ha.phash, hb.phash)
-        scores["phash"] = ph
-        if not th.use_embedding:
-            return _Edge("copy", "phash", scores) if ph <= th.phash_only else None
-        hash_case = ph <= th.hash_phash and cos >= th.hash_gate_cos
-        crop_case = cos >= th.crop_cos and ph <= th.crop_phash
-        if hash_case or crop_case:
-            va = views.get(i)
-            if va is None:
-                va = views[i] = grey_views(ha.grey)
-            vb = views.get(j)
-            if vb is None:
-                vb = views[j] = grey_views(hb.grey)
-            grey = float(va[0] @ vb[0])
-            scores["grey"] = round(grey, 4)
-            colors_agree, color_dist = _colors_agree(ha, hb, th)
-            scores["color"] = round(color_dist, 4)
-            if colors_agree and hash_case and grey >= th.hash_grey:
-                return _Edge("copy", "hash", scores)
-            if colors_agree and crop_case:
-                aligned = max(float((va @ vb[0]).max()), float((va[0] @ vb.T).max()))
-                scores["aligned"] = round(aligned, 4)
-                if aligned >= th.crop_aligned:
-                    return _Edge("copy", "crop", scores)
-    if similar and th.use_embedding and cos >= th.similar_cos:
-        return _Edge("similar", "embedding", scores)
-    return None
-
-
-def _colors_agree(ha: ImageHashes, hb: ImageHashes, th: Thresholds) -> tuple[bool, float]:
-    sa, col_a = chromaticity(ha.color)
-    sb, col_b = chromaticity(hb.color)
-    dist = float(np.abs(sa - sb).sum(axis=1).mean())
-    return dist <= th.color or min(col_a, col_b) < th.grey_saturation, dist
+def _judge_chunk(reps: list[FileRow], hashes: dict[str, ImageHashes], I: np.ndarray, J: np.ndarray,
+                 cos: np.ndarray, th: Thresholds, similar: bool) -> list[tuple[int, int, _Edge]]:
+    """The rules of the module docstring, vectorised over candidate pairs ``(I[k], J[k])``."""
+    n = len(I)
+    hashed = np.array([reps[i].sha in hashes and reps[j].sha in hashes for i, j in zip(I, J)], dtype=bool)
+    ph = np.full(n, 64, dtype=np.int64)
+    grey = np.zeros(n, np.float32)
+    aligned = np.zeros(n, np.float32)
+    color = np.full(n, np.inf, np.float32)
+    greyish = np.zeros(n, bool)
+    is_hash = np.zeros(n, bool)
+    is_crop = np.zeros(n, bool)
+    h = np.flatnonzero(hashed)
+    if len(h):
+        pa = np.array([hashes[reps[i].sha].phash for i in I[h]], dtype=np.uint64)
+        pb = np.array([hashes[reps[j].sha].phash for j in J[h]], dtype=np.uint64)
+        ph[h] = hamming_many(pa, pb)
+    if not th.use_embedding:
+        return [(int(i), int(j), _Edge("copy", "phash", {"phash": int(d)}))
+                for i, j, d in zip(I, J, ph) if d <= th.phash_only]
+    with np.errstate(invalid="ignore"):
+        maybe_hash = hashed & (ph <= th.hash_phash) & (cos >= th.hash_gate_cos)
+        maybe_crop = hashed & (ph <= th.crop_phash) & (cos >= th.crop_cos)
+    look = np.flatnonzero(maybe_hash | maybe_crop)
+    if len(look):
+        units = sorted({int(x) for x in I[look]} | {int(x) for x in J[look]})
+        pos = {u: k for k, u in enumerate(units)}
+        views = grey_views([hashes[reps[u].sha].grey for u in units])
+        shares, colourful = chromaticity([hashes[reps[u].sha].color for u in units])
+        va = np.array([pos[int(x)] for x in I[look]])
+        vb = np.array([pos[int(x)] for x in J[look]])
+        grey[look] = np.einsum("pk,pk->p", views[va, 0], views[vb, 0])
+        color[look] = np.abs(shares[va] - shares[vb]).sum(axis=2).mean(axis=1)
+        greyish[look] = np.minimum(colourful[va], colourful[vb]) < th.grey_saturation
+        agree = (color[look] <= th.color) | greyish[look]
+        # a very close embedding stands in for the grey thumbnail, which aliasing spoils when a
+        # fine texture is shrunk a lot
+        close = (cos[look] >= th.close_cos) & (ph[look] <= th.close_phash)
+        is_hash[look] = maybe_hash[look] & agree & ((grey[look] >= th.hash_grey) | close)
+        try_crop = maybe_crop[look] & agree & ~is_hash[look]
+        c = np.flatnonzero(try_crop)
+        if len(c):
+            a_to_b = np.einsum("pvk,pk->pv", views[va[c]], views[vb[c], 0]).max(axis=1)
+            b_to_a = np.einsum("pk,pvk->pv", views[va[c], 0], views[vb[c]]).max(axis=1)
+            aligned[look[c]] = np.maximum(a_to_b, b_to_a)
+            is_crop[look[c]] = aligned[look[c]] >= th.crop_aligned
+    out = []
+    for k in np.flatnonzero(is_hash | is_crop | ((cos >= th.similar_cos) if similar else False)):
+        scores: dict[str, float] = {"cosine": round(float(cos[k]), 4)}
+        if hashed[k]:
+            scores["phash"] = int(ph[k])
+        if np.isfinite(color[k]):
+            scores.update(grey=round(float(grey[k]), 4), color=round(float(color[k]), 4))
+        if aligned[k]:
+            scores["aligned"] = round(float(aligned[k]), 4)
+        if is_hash[k]:
+            near = (ph[k] <= th.near_phash and grey[k] >= th.near_grey and color[k] <= th.color
+                    and cos[k] >= th.near_cos)
+            edge = _Edge("copy", "hash", scores, bool(near))
+        elif is_crop[k]:
+            edge = _Edge("copy", "crop", scores)
+        else:
+            edge = _Edge("similar", "embedding", scores)
+        out.append((int(I[k]), int(J[k]), edge))
+    return out
 
 
 def _maybe_same_pixels(a: FileRow, b: FileRow, edge: _Edge, th: Thresholds) -> bool:
@@ -330,6 +366,75 @@ def _cosines(catalog: Catalog, ids: np.ndarray, pairs: list[tuple[int, int]]) ->
 
 
 # -- grouping ------------------------------------------------------------------------------------------
+def _groups(nodes: list[str], edges: dict[tuple[str, str], _Edge], similar: bool) -> list[list[str]]:
+    """Groups in three steps; none lets a chain A~B~C~D... grow:
+
+    1. *near-identical* clusters (exact, or re-saves: a hash match within the ``near_*``
+       thresholds) by complete linkage: every pair linked directly. Members are the same
+       picture, so evidence for one holds for all (A = A' and A' ~ C is evidence for A ~ C).
+    2. copy groups: stars of radius one. The cluster with copy evidence to the most others is
+       an *anchor*; every free cluster with direct copy evidence to it joins it, and nothing
+       else does: a copy of a copy that is not itself a copy of the anchor stays out. Two
+       edits of one original (a crop and a grey copy) share a group because each is a copy of
+       the original; the group's evidence says so.
+    3. with ``similar``: copy groups merge by complete linkage on similar-or-better evidence
+       (every pair of copy groups linked), so bursts never chain into one another.
+    """
+    near = {k: e for k, e in edges.items() if e.tier == "exact" or e.near}
+    clusters = _complete_linkage(nodes, near, min_rank=_RANK["copy"])
+    clusters = _stars(clusters, edges)
+    if similar:
+        clusters = _merge_clusters(clusters, edges, _RANK["similar"])
+    return clusters
+
+
+def _stars(clusters: list[list[str]], edges: dict[tuple[str, str], _Edge]) -> list[list[str]]:
+    where = {m: k for k, c in enumerate(clusters) for m in c}
+    links: dict[int, dict[int, tuple]] = defaultdict(dict)
+    touching: dict[tuple[int, int], set[str]] = defaultdict(set)  # (anchor, other) -> anchor units linked
+    for (a, b), e in edges.items():
+        ka, kb = where[a], where[b]
+        if ka != kb and _RANK[e.tier] >= _RANK["copy"]:
+            touching[(ka, kb)].add(a)
+            if e.strength > links[ka].get(kb, (0,)):
+                links[ka][kb] = e.strength
+    # A cluster joins an anchor only with evidence to at least half of the anchor's units (its
+    # re-saves): one stray match with one re-save of a look-alike is not enough.
+    for (ka, kb), units in touching.items():
+        if 2 * len(units) < len(clusters[ka]):
+            links[ka].pop(kb, None)
+    order = sorted(range(len(clusters)), key=lambda k: (-len(links[k]), -len(clusters[k]),
+                                                         -max(links[k].values(), default=(0, 0, 0))[2], k))
+    taken: set[int] = set()
+    out = []
+    for anchor in order:
+        if anchor in taken:
+            continue
+        taken.add(anchor)
+        group = list(clusters[anchor])
+        for other in sorted(links[anchor], key=lambda k: links[anchor][k], reverse=True):
+            if other not in taken and len(group) + len(clusters[other]) <= MAX_GROUP:
+                taken.add(other)
+                group.extend(clusters[other])
+        out.append(group)
+    return out
+
+
+def _merge_clusters(clusters: list[list[str]], edges: dict[tuple[str, str], _Edge],
+                    min_rank: int) -> list[list[str]]:
+    where = {m: k for k, c in enumerate(clusters) for m in c}
+    lifted: dict[tuple[int, int], _Edge] = {}
+    for (a, b), e in edges.items():
+        ka, kb = where[a], where[b]
+        if ka == kb or _RANK[e.tier] < min_rank:
+            continue
+        current = lifted.get((ka, kb))
+        if current is None or e.strength > current.strength:
+            lifted[(ka, kb)] = e
+    merged = _complete_linkage(list(range(len(clusters))), lifted, min_rank=min_rank)
+    return [[m for k in ks for m in clusters[k]] for ks in merged]
+
+
 def _complete_linkage(nodes: list[str], edges: dict[tuple[str, str], _Edge], *, min_rank: int,
                       start: list[list[str]] | None = None) -> list[list[str]]:
     """Greedy complete linkage: strongest evidence first; two clusters merge only when every cross
@@ -371,7 +476,9 @@ def _group(shas: list[str], by_sha: dict[str, _Unit], edges: dict[tuple[str, str
     tiers = {"exact"}
     for x in range(len(shas)):
         for y in range(x + 1, len(shas)):
-            e = edges[(shas[x], shas[y])]
+            e = edges.get((shas[x], shas[y]))
+            if e is None:  # linked through a near-identical member (see _groups)
+                continue
             tiers.add(e.tier)
             evidence.append(Evidence(by_sha[shas[x]].rep.path, by_sha[shas[y]].rep.path, e.tier, e.rule,
                                      dict(e.scores)))

@@ -16,8 +16,10 @@ Hashes are stored per content hash (``sha``) in the catalogue, so a copy of a fi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,28 +109,49 @@ _VIEW_SIDE = 16
 _ZOOMS = (0.92, 0.85)  # light crops: 4-8 % off each side on average
 
 
-def grey_views(grey: bytes) -> np.ndarray:
-    """The grey thumbnail (as ``views[0]``) and 18 light crops of it, each 16x16, centred and
-    scaled to unit length: ``views @ other[0]`` are correlations, tolerant of a light crop when
-    the maximum over the views is taken."""
-    side = int(round(len(grey) ** 0.5))
-    im = Image.frombytes("L", (side, side), grey)
-    views = [np.asarray(im.resize((_VIEW_SIDE, _VIEW_SIDE), Image.Resampling.BILINEAR), dtype=np.float32)]
+@functools.cache
+def _view_matrices(side: int = GREY_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column resampling matrices (views, 16, side) of the 19 views: the whole thumbnail
+    and 18 light crops of it, as Pillow's bilinear resize of a float image computes them."""
+    boxes = [(0.0, 0.0, float(side), float(side))]
     for zoom in _ZOOMS:
         w = side * zoom
-        for ox in (0.0, 0.5, 1.0):
-            for oy in (0.0, 0.5, 1.0):
-                x0, y0 = (side - w) * ox, (side - w) * oy
-                views.append(np.asarray(im.resize((_VIEW_SIDE, _VIEW_SIDE), Image.Resampling.BILINEAR,
-                                                  box=(x0, y0, x0 + w, y0 + w)), dtype=np.float32))
-    x = np.stack(views).reshape(len(views), -1)
-    x -= x.mean(axis=1, keepdims=True)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-3)
+        boxes += [((side - w) * ox, (side - w) * oy, (side - w) * ox + w, (side - w) * oy + w)
+                  for ox in (0.0, 0.5, 1.0) for oy in (0.0, 0.5, 1.0)]
+    rows, cols = [], []
+    for x0, y0, x1, y1 in boxes:
+        r, c = np.zeros((_VIEW_SIDE, side), np.float32), np.zeros((_VIEW_SIDE, side), np.float32)
+        for k in range(side):
+            impulse = np.zeros((1, side), np.float32)
+            impulse[0, k] = 1.0
+            line = Image.fromarray(impulse, "F")
+            c[:, k] = np.asarray(line.resize((_VIEW_SIDE, 1), Image.Resampling.BILINEAR, box=(x0, 0, x1, 1)))[0]
+            column = Image.fromarray(impulse.T.copy(), "F")
+            r[:, k] = np.asarray(column.resize((1, _VIEW_SIDE), Image.Resampling.BILINEAR, box=(0, y0, 1, y1)))[:, 0]
+        rows.append(r)
+        cols.append(c)
+    return np.stack(rows), np.stack(cols)
 
 
-def chromaticity(color: bytes) -> tuple[np.ndarray, float]:
-    """Per cell of the colour thumbnail, r:g:b shares (brightness cancels out), and how colourful
-    the picture is (mean distance of a channel from the cell's grey; ~0 for a grey picture)."""
-    c = np.frombuffer(color, np.uint8).reshape(-1, 3).astype(np.float32)
-    shares = c / np.maximum(c.sum(axis=1, keepdims=True), 1.0)
-    return shares, float(np.abs(c - c.mean(axis=1, keepdims=True)).mean())
+def grey_views(greys: Sequence[bytes], whole_only: bool = False) -> np.ndarray:
+    """For each grey thumbnail: itself (``[:, 0]``) and 18 light crops of it, each 16x16, centred
+    and scaled to unit length, shape ``(n, 19, 256)`` (``(n, 1, 256)`` with ``whole_only``).
+    Dot products are correlations; the maximum over one side's crops tolerates a light crop."""
+    rows, cols = _view_matrices()
+    if whole_only:
+        rows, cols = rows[:1], cols[:1]
+    g = np.stack([np.frombuffer(b, np.uint8) for b in greys]).astype(np.float32)
+    g = g.reshape(len(greys), 1, GREY_SIDE, GREY_SIDE)
+    views = (rows[None] @ g) @ cols.transpose(0, 2, 1)[None]  # (n, v, 16, 16)
+    x = views.reshape(len(greys), len(rows), -1)
+    x -= x.mean(axis=2, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-3)
+
+
+def chromaticity(colors: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture and cell of the colour thumbnail, r:g:b shares (brightness cancels out),
+    ``(n, 64, 3)``; and how colourful each picture is (mean distance of a channel from the cell's
+    grey; ~0 for a grey picture), ``(n,)``."""
+    c = np.stack([np.frombuffer(b, np.uint8) for b in colors]).reshape(len(colors), -1, 3).astype(np.float32)
+    shares = c / np.maximum(c.sum(axis=2, keepdims=True), 1.0)
+    return shares, np.abs(c - c.mean(axis=2, keepdims=True)).mean(axis=(1, 2))
