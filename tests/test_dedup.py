@@ -268,3 +268,21 @@ def test_ivf_self_join_finds_near_duplicates():
     got = ivf_self_join(ids, x, 0.9, cell_size=64)
     found = set(zip(got.a.tolist(), got.b.tolist()))
     assert len(found & exact) / len(exact) >= 0.99 and found <= exact
+
+
+def test_copy_groups_are_one_hop_stars():
+    """An original O with two edits E1, E2 (each a copy of O, not of each other) is one group;
+    X, a look-alike matched only by E2, is not pulled in through E2."""
+    from pixseek.dedup import _groups
+
+    e = _Edge("copy", "hash", {"cosine": 0.95})
+    edges = {}
+    for a, b in [("O", "E1"), ("O", "E2"), ("E2", "X")]:
+        edges[(a, b)] = edges[(b, a)] = e
+    groups = sorted(sorted(g) for g in _groups(["O", "E1", "E2", "X"], edges, similar=False))
+    assert groups == [["E1", "E2", "O"], ["X"]]
+    # a grey picture matches every colour variant of a design: it never gathers them
+    for a, b in [("grey", "warm"), ("grey", "cold")]:
+        edges[(a, b)] = edges[(b, a)] = e
+    groups = _groups(["O", "E1", "E2", "X", "grey", "warm", "cold"], edges, similar=False, grey={"grey"})
+    assert not any({"warm", "cold"} <= set(g) for g in groups)

@@ -253,6 +253,16 @@ class Catalog:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[i] for i in ids])
 
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids ascending, vectors)`` of every indexed file, read in one pass (dedup at scale)."""
+        ids, blobs = [], []
+        for fid, blob in self.db.execute("SELECT file_id, vec FROM vectors ORDER BY file_id"):
+            ids.append(fid)
+            blobs.append(blob)
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return np.asarray(ids, np.int64), np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), -1)
+
     def ids_with_vectors(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT file_id FROM vectors")), dtype=np.int64)
 
@@ -298,16 +308,19 @@ class Catalog:
             (sha, to_signed(hashes.phash), to_signed(hashes.dhash), hashes.grey, hashes.color, sha),
         )
 
-    def hashes_for(self, shas: Iterable[str]) -> dict[str, "ImageHashes"]:
+    def hashes_for(self, shas: Iterable[str], thumbnails: bool = True) -> dict[str, "ImageHashes"]:
+        """Stored hashes by content hash; ``thumbnails=False`` leaves ``grey``/``color`` empty (fast)."""
         shas = list(set(shas))
         out: dict[str, ImageHashes] = {}
+        cols = "sha, phash, dhash, grey, color" if thumbnails else "sha, phash, dhash"
         for start in range(0, len(shas), 500):
             chunk = shas[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for sha, ph, dh, grey, color in self.db.execute(
-                f"SELECT sha, phash, dhash, grey, color FROM image_hashes WHERE sha IN ({marks})", chunk
+            for sha, ph, dh, *thumbs in self.db.execute(
+                f"SELECT {cols} FROM image_hashes WHERE sha IN ({marks})", chunk
             ):
-                out[sha] = ImageHashes(to_unsigned(ph), to_unsigned(dh), bytes(grey), bytes(color))
+                grey, color = (bytes(thumbs[0]), bytes(thumbs[1])) if thumbs else (b"", b"")
+                out[sha] = ImageHashes(to_unsigned(ph), to_unsigned(dh), grey, color)
         return out
 
     def pixel_hashes(self, shas: Iterable[str]) -> dict[str, str]:

@@ -35,9 +35,9 @@ import numpy as np
 
 from .catalog import Catalog, FileRow
 from .errors import ImageDecodeError, PixseekError
-from .hashing import ImageHashes, chromaticity, grey_views, hamming, hamming_many, perceptual_hashes, pixel_hash
+from .hashing import ImageHashes, chromaticity, colour_distance, grey_views, hamming, hamming_many, perceptual_hashes, pixel_hash
 from .imaging import decode_image
-from .simjoin import Pairs, similar_pairs
+from .simjoin import EXACT_MAX, similar_pairs
 from .stores.base import VectorStore
 from .types import DuplicateGroup, DuplicateMember, Evidence
 
@@ -46,7 +46,7 @@ ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 TIERS = ("exact", "copy", "similar")
 _RANK = {"exact": 3, "copy": 2, "similar": 1}
 _RULE_RANK = {"same-bytes": 4, "same-pixels": 3, "hash": 2, "crop": 1}
-PAIR_CHUNK = 20_000
+PAIR_CHUNK = 8192
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM"})
 BAND_BUCKET_MAX = 64  # a pHash band shared by more units than this is a flat or blank picture
 MAX_GROUP = 1000  # complete linkage is quadratic in a group: beyond this, groups stop growing
@@ -66,7 +66,8 @@ class Thresholds:
     crop_cos: float = 0.90
     crop_aligned: float = 0.85
     crop_phash: int = 24
-    color: float = 0.12  # mean r:g:b share distance allowed between two colour pictures
+    color: float = 0.07  # mean r:g:b share distance allowed between two colour pictures (hash rule)
+    crop_color: float = 0.12  # ... for a crop (its thumbnail cells no longer line up)
     grey_saturation: float = 6.0  # below this a picture counts as grey (any colour test passes)
     similar_cos: float = 0.80
     pixels_phash: int = 4  # below this (and same size) the decoded pixels are compared
@@ -148,12 +149,13 @@ def find_duplicates(catalog: Catalog, store: Callable[[], VectorStore] | None, *
     units = _units([r for r in rows if r.status == "ok" and r.sha])
     reps = [u.rep for u in units]
     hashes = _hashes(catalog, reps, progress)
-    edges = _judge(catalog, store, reps, hashes, th, similar, exact_max, progress) if len(reps) > 1 else {}
+    edges, grey = _judge(catalog, store, reps, hashes, th, similar, exact_max, progress) if len(reps) > 1 \
+        else ({}, set())
     for a, b in catalog.not_duplicates():
         for key in ((a, b), (b, a)):
             edges.pop(key, None)
     by_sha = {u.rep.sha: u for u in units}
-    clusters = _groups([u.rep.sha for u in units], edges, similar)
+    clusters = _groups([u.rep.sha for u in units], edges, similar, grey)
     groups = []
     for shas in clusters:
         members = [r for sha in shas for r in by_sha[sha].rows]
@@ -173,7 +175,7 @@ def _units(rows: list[FileRow]) -> list[_Unit]:
 
 def _hashes(catalog: Catalog, reps: list[FileRow], progress: ProgressFn | None) -> dict[str, ImageHashes]:
     """Stored hashes; files indexed before hashes existed are decoded once and their hashes kept."""
-    have = catalog.hashes_for(r.sha for r in reps)
+    have = catalog.hashes_for((r.sha for r in reps), thumbnails=False)  # thumbnails: when needed
     missing = [r for r in reps if r.sha not in have]
     for i, row in enumerate(missing):
         try:
@@ -191,14 +193,24 @@ def _hashes(catalog: Catalog, reps: list[FileRow], progress: ProgressFn | None) 
 # -- judging pairs -----------------------------------------------------------------------------------
 def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list[FileRow],
            hashes: dict[str, ImageHashes], th: Thresholds, similar: bool, exact_max: int | None,
-           progress: ProgressFn | None) -> dict[tuple[str, str], _Edge]:
+           progress: ProgressFn | None) -> tuple[dict[tuple[str, str], _Edge], set[str]]:
+    """Evidence for every candidate pair that passes a rule, both ways round; and the content
+    hashes of grey pictures met on the way (their colours cannot be checked)."""
     ids = np.array([r.id for r in reps], dtype=np.int64)
     index_of = {int(i): k for k, i in enumerate(ids)}
     cand: dict[tuple[int, int], float] = {}
+    vectors_of = catalog.vectors
+    exact_max = EXACT_MAX if exact_max is None else exact_max
+    if len(ids) > exact_max:  # the join reads every vector: one pass over the table beats lookups
+        all_ids, all_vecs = catalog.all_vectors()
+
+        def vectors_of(wanted: list[int]) -> np.ndarray:
+            return all_vecs[np.searchsorted(all_ids, np.asarray(wanted, dtype=np.int64))]
     if th.use_embedding:
         gate = min(th.embed_gate, th.similar_cos if similar else 1.0, th.crop_cos)
-        kwargs = {} if exact_max is None else {"exact_max": exact_max}
-        pairs = similar_pairs(ids, catalog.vectors, gate, store=store() if store else None,
+        kwargs = {"exact_max": exact_max}
+        vector_store = store() if store and len(ids) <= exact_max else None
+        pairs = similar_pairs(ids, vectors_of, gate, store=vector_store,
                               progress=(lambda d, t: progress("comparing", d, t)) if progress else None,
                               **kwargs)
         for a, b, s in zip(pairs.a.tolist(), pairs.b.tolist(), pairs.score.tolist()):
@@ -206,20 +218,24 @@ def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list
     band = _band_pairs(reps, hashes) if th.use_embedding else _all_hash_pairs(reps, hashes, th.phash_only)
     extra = [p for p in band if p not in cand]
     if extra and th.use_embedding:
-        for (i, j), s in zip(extra, _cosines(catalog, ids, extra)):
+        for (i, j), s in zip(extra, _cosines(vectors_of, ids, extra)):
             cand[(i, j)] = s
     elif extra:
         for p in extra:
             cand[p] = float("nan")
     if not cand:
-        return {}
+        return {}, set()
     keys = np.array(list(cand.keys()), dtype=np.int64).reshape(-1, 2)
     cos = np.array(list(cand.values()), dtype=np.float32)
+    has = np.array([r.sha in hashes for r in reps], dtype=bool)
+    phashes = np.array([hashes[r.sha].phash if r.sha in hashes else 0 for r in reps], dtype=np.uint64)
     edges: dict[tuple[str, str], _Edge] = {}
+    grey: set[str] = set()
     pix_cache: dict[str, str | None] = {}
     for start in range(0, len(keys), PAIR_CHUNK):
-        chunk_edges = _judge_chunk(reps, hashes, keys[start:start + PAIR_CHUNK, 0],
-                                   keys[start:start + PAIR_CHUNK, 1], cos[start:start + PAIR_CHUNK], th, similar)
+        chunk_edges = _judge_chunk(catalog, reps, hashes, has, phashes, keys[start:start + PAIR_CHUNK, 0],
+                                   keys[start:start + PAIR_CHUNK, 1], cos[start:start + PAIR_CHUNK], th, similar,
+                                   grey)
         for i, j, edge in chunk_edges:
             if edge.tier == "copy" and _maybe_same_pixels(reps[i], reps[j], edge, th):
                 pa, pb = _pixels(catalog, reps[i], pix_cache), _pixels(catalog, reps[j], pix_cache)
@@ -229,14 +245,15 @@ def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list
             edges[(reps[j].sha, reps[i].sha)] = edge
         if progress:
             progress("judging", min(start + PAIR_CHUNK, len(keys)), len(keys))
-    return edges
+    return edges, grey
 
 
-def _judge_chunk(reps: list[FileRow], hashes: dict[str, ImageHashes], I: np.ndarray, J: np.ndarray,
-                 cos: np.ndarray, th: Thresholds, similar: bool) -> list[tuple[int, int, _Edge]]:
+def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageHashes], has: np.ndarray,
+                 phashes: np.ndarray, I: np.ndarray, J: np.ndarray, cos: np.ndarray, th: Thresholds,
+                 similar: bool, grey_out: set[str]) -> list[tuple[int, int, _Edge]]:
     """The rules of the module docstring, vectorised over candidate pairs ``(I[k], J[k])``."""
     n = len(I)
-    hashed = np.array([reps[i].sha in hashes and reps[j].sha in hashes for i, j in zip(I, J)], dtype=bool)
+    hashed = has[I] & has[J]
     ph = np.full(n, 64, dtype=np.int64)
     grey = np.zeros(n, np.float32)
     aligned = np.zeros(n, np.float32)
@@ -246,9 +263,7 @@ def _judge_chunk(reps: list[FileRow], hashes: dict[str, ImageHashes], I: np.ndar
     is_crop = np.zeros(n, bool)
     h = np.flatnonzero(hashed)
     if len(h):
-        pa = np.array([hashes[reps[i].sha].phash for i in I[h]], dtype=np.uint64)
-        pb = np.array([hashes[reps[j].sha].phash for j in J[h]], dtype=np.uint64)
-        ph[h] = hamming_many(pa, pb)
+        ph[h] = hamming_many(phashes[I[h]], phashes[J[h]])
     if not th.use_embedding:
         return [(int(i), int(j), _Edge("copy", "phash", {"phash": int(d)}))
                 for i, j, d in zip(I, J, ph) if d <= th.phash_only]
@@ -259,23 +274,30 @@ def _judge_chunk(reps: list[FileRow], hashes: dict[str, ImageHashes], I: np.ndar
     if len(look):
         units = sorted({int(x) for x in I[look]} | {int(x) for x in J[look]})
         pos = {u: k for k, u in enumerate(units)}
-        views = grey_views([hashes[reps[u].sha].grey for u in units])
-        shares, colourful = chromaticity([hashes[reps[u].sha].color for u in units])
+        thumbs = _thumbnails(catalog, hashes, [reps[u].sha for u in units])
+        whole = grey_views([thumbs[reps[u].sha].grey for u in units], whole_only=True)[:, 0]
+        shares, bright, colourful = chromaticity([thumbs[reps[u].sha].color for u in units])
+        grey_out.update(reps[units[k]].sha for k in np.flatnonzero(colourful < th.grey_saturation))
         va = np.array([pos[int(x)] for x in I[look]])
         vb = np.array([pos[int(x)] for x in J[look]])
-        grey[look] = np.einsum("pk,pk->p", views[va, 0], views[vb, 0])
-        color[look] = np.abs(shares[va] - shares[vb]).sum(axis=2).mean(axis=1)
+        grey[look] = np.einsum("pk,pk->p", whole[va], whole[vb])
+        color[look] = colour_distance(shares[va], bright[va], shares[vb], bright[vb])
         greyish[look] = np.minimum(colourful[va], colourful[vb]) < th.grey_saturation
         agree = (color[look] <= th.color) | greyish[look]
+        agree_crop = (color[look] <= th.crop_color) | greyish[look]
         # a very close embedding stands in for the grey thumbnail, which aliasing spoils when a
         # fine texture is shrunk a lot
         close = (cos[look] >= th.close_cos) & (ph[look] <= th.close_phash)
         is_hash[look] = maybe_hash[look] & agree & ((grey[look] >= th.hash_grey) | close)
-        try_crop = maybe_crop[look] & agree & ~is_hash[look]
+        try_crop = maybe_crop[look] & agree_crop & ~is_hash[look]
         c = np.flatnonzero(try_crop)
-        if len(c):
-            a_to_b = np.einsum("pvk,pk->pv", views[va[c]], views[vb[c], 0]).max(axis=1)
-            b_to_a = np.einsum("pk,pvk->pv", views[va[c], 0], views[vb[c]]).max(axis=1)
+        if len(c):  # the 19 views, for these few pairs only
+            crop_units = sorted(set(va[c].tolist()) | set(vb[c].tolist()))
+            cpos = {u: k for k, u in enumerate(crop_units)}
+            views = grey_views([thumbs[reps[units[u]].sha].grey for u in crop_units])
+            ca, cb = np.array([cpos[u] for u in va[c]]), np.array([cpos[u] for u in vb[c]])
+            a_to_b = np.einsum("pvk,pk->pv", views[ca], views[cb, 0]).max(axis=1)
+            b_to_a = np.einsum("pk,pvk->pv", views[ca, 0], views[cb]).max(axis=1)
             aligned[look[c]] = np.maximum(a_to_b, b_to_a)
             is_crop[look[c]] = aligned[look[c]] >= th.crop_aligned
     out = []
@@ -296,6 +318,13 @@ def _judge_chunk(reps: list[FileRow], hashes: dict[str, ImageHashes], I: np.ndar
         else:
             edge = _Edge("similar", "embedding", scores)
         out.append((int(I[k]), int(J[k]), edge))
+    return out
+
+
+def _thumbnails(catalog: Catalog, hashes: dict[str, ImageHashes], shas: list[str]) -> dict[str, ImageHashes]:
+    """Hashes with their thumbnails (loaded from the catalogue on demand, not kept)."""
+    out = {s: hashes[s] for s in shas if hashes[s].grey}
+    out.update(catalog.hashes_for([s for s in shas if s not in out]))
     return out
 
 
@@ -355,18 +384,20 @@ def _all_hash_pairs(reps: list[FileRow], hashes: dict[str, ImageHashes], limit: 
     return out
 
 
-def _cosines(catalog: Catalog, ids: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
+def _cosines(vectors_of: Callable[[list[int]], np.ndarray], ids: np.ndarray,
+             pairs: list[tuple[int, int]]) -> list[float]:
     out = []
     for start in range(0, len(pairs), 5000):
         chunk = pairs[start:start + 5000]
-        va = catalog.vectors([int(ids[i]) for i, _ in chunk])
-        vb = catalog.vectors([int(ids[j]) for _, j in chunk])
+        va = vectors_of([int(ids[i]) for i, _ in chunk])
+        vb = vectors_of([int(ids[j]) for _, j in chunk])
         out.extend(np.einsum("ij,ij->i", va, vb).tolist())
     return out
 
 
 # -- grouping ------------------------------------------------------------------------------------------
-def _groups(nodes: list[str], edges: dict[tuple[str, str], _Edge], similar: bool) -> list[list[str]]:
+def _groups(nodes: list[str], edges: dict[tuple[str, str], _Edge], similar: bool,
+            grey: set[str] = frozenset()) -> list[list[str]]:
     """Groups in three steps; none lets a chain A~B~C~D... grow:
 
     1. *near-identical* clusters (exact, or re-saves: a hash match within the ``near_*``
@@ -376,19 +407,21 @@ def _groups(nodes: list[str], edges: dict[tuple[str, str], _Edge], similar: bool
        an *anchor*; every free cluster with direct copy evidence to it joins it, and nothing
        else does: a copy of a copy that is not itself a copy of the anchor stays out. Two
        edits of one original (a crop and a grey copy) share a group because each is a copy of
-       the original; the group's evidence says so.
+       the original; the group's evidence says so. Grey clusters are anchors last: a grey
+       picture matches every colour variant of a design, so it must not gather them.
     3. with ``similar``: copy groups merge by complete linkage on similar-or-better evidence
        (every pair of copy groups linked), so bursts never chain into one another.
     """
     near = {k: e for k, e in edges.items() if e.tier == "exact" or e.near}
     clusters = _complete_linkage(nodes, near, min_rank=_RANK["copy"])
-    clusters = _stars(clusters, edges)
+    clusters = _stars(clusters, edges, grey)
     if similar:
         clusters = _merge_clusters(clusters, edges, _RANK["similar"])
     return clusters
 
 
-def _stars(clusters: list[list[str]], edges: dict[tuple[str, str], _Edge]) -> list[list[str]]:
+def _stars(clusters: list[list[str]], edges: dict[tuple[str, str], _Edge],
+           grey: set[str] = frozenset()) -> list[list[str]]:
     where = {m: k for k, c in enumerate(clusters) for m in c}
     links: dict[int, dict[int, tuple]] = defaultdict(dict)
     touching: dict[tuple[int, int], set[str]] = defaultdict(set)  # (anchor, other) -> anchor units linked
@@ -403,7 +436,8 @@ def _stars(clusters: list[list[str]], edges: dict[tuple[str, str], _Edge]) -> li
     for (ka, kb), units in touching.items():
         if 2 * len(units) < len(clusters[ka]):
             links[ka].pop(kb, None)
-    order = sorted(range(len(clusters)), key=lambda k: (-len(links[k]), -len(clusters[k]),
+    order = sorted(range(len(clusters)), key=lambda k: (all(m in grey for m in clusters[k]), -len(links[k]),
+                                                         -len(clusters[k]),
                                                          -max(links[k].values(), default=(0, 0, 0))[2], k))
     taken: set[int] = set()
     out = []

@@ -148,10 +148,19 @@ def grey_views(greys: Sequence[bytes], whole_only: bool = False) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-3)
 
 
-def chromaticity(colors: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """Per picture and cell of the colour thumbnail, r:g:b shares (brightness cancels out),
-    ``(n, 64, 3)``; and how colourful each picture is (mean distance of a channel from the cell's
-    grey; ~0 for a grey picture), ``(n,)``."""
+def chromaticity(colors: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per picture and cell of the colour thumbnail: r:g:b shares (brightness cancels out),
+    ``(n, 64, 3)``, and brightness (r+g+b), ``(n, 64)``; and how colourful each picture is (mean
+    distance of a channel from the cell's grey; ~0 for a grey picture), ``(n,)``."""
     c = np.stack([np.frombuffer(b, np.uint8) for b in colors]).reshape(len(colors), -1, 3).astype(np.float32)
-    shares = c / np.maximum(c.sum(axis=2, keepdims=True), 1.0)
-    return shares, np.abs(c - c.mean(axis=2, keepdims=True)).mean(axis=(1, 2))
+    bright = c.sum(axis=2)
+    shares = c / np.maximum(bright[..., None], 1.0)
+    return shares, bright, np.abs(c - c.mean(axis=2, keepdims=True)).mean(axis=(1, 2))
+
+
+def colour_distance(shares_a: np.ndarray, bright_a: np.ndarray, shares_b: np.ndarray,
+                    bright_b: np.ndarray) -> np.ndarray:
+    """Mean r:g:b share distance of paired pictures, cells weighted by the dimmer side's
+    brightness: a dark cell's hue is mostly JPEG noise."""
+    w = np.minimum(bright_a, bright_b) + 1.0
+    return (np.abs(shares_a - shares_b).sum(axis=2) * w).sum(axis=1) / w.sum(axis=1)
