@@ -111,10 +111,11 @@ def main() -> int:
     t0 = time.perf_counter()
     if args.reuse and (work / "set").is_dir():
         items = L.items_in(work / "set")
+        origin = f"reused from {work}"
     else:
         items = L.build_set(work / "set", seed=args.seed)
-    print(f"labelled set: {len(items)} files from {len({i.scene for i in items})} scenes "
-          f"(seed {args.seed}) in {time.perf_counter() - t0:.0f} s")
+        origin = f"seed {args.seed}, built in {time.perf_counter() - t0:.0f} s"
+    print(f"labelled set: {len(items)} files from {len({i.scene for i in items})} scenes ({origin})")
     truth = Counter(L.truth(a, b) for a, b in itertools.combinations(items, 2))
     print("true pairs: " + ", ".join(f"{k} {v}" for k, v in sorted(truth.items())))
     index = {it.path: k for k, it in enumerate(items)}
