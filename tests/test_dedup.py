@@ -186,13 +186,18 @@ def test_hardlink_only_identical_bytes_and_undo(lib, dup_gallery):
 def test_symlinked_copy_is_never_deleted(gallery, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     os.symlink(gallery / "moon.jpg", gallery / "moon-link.jpg")
+    shutil.copy2(gallery / "moon.jpg", gallery / "moon-copy.jpg")
+    os.symlink(gallery / "moon-copy.jpg", gallery / "z-link-to-copy.jpg")
     with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
         lib.index([gallery])
         (group,) = lib.duplicates()
-        assert group.keep == str(gallery / "moon.jpg")  # the real file, never the link
-        assert [m.link for m in group.members if m.path != group.keep] == ["symlink"]
-        report = lib.apply([group], "delete")
-        assert report.done == 0 and (gallery / "moon.jpg").exists() and (gallery / "moon-link.jpg").exists()
+        assert group.keep == str(gallery / "moon.jpg")  # a real file, never a link
+        links = {os.path.basename(m.path): m.link for m in group.members if m.path != group.keep}
+        assert links == {"moon-link.jpg": "symlink", "z-link-to-copy.jpg": "symlink",
+                         "moon-copy.jpg": "symlink-target"}
+        report = lib.apply([group], "delete", )
+        assert report.done == 0 and len(report.skipped) == 3
+        assert all(os.path.exists(gallery / n) for n in links)
 
 
 def test_delete_goes_to_the_trash_and_comes_back(lib, dup_gallery, tmp_path, monkeypatch):

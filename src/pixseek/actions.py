@@ -128,6 +128,8 @@ def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, targe
             reason = None
             if m.protected:
                 reason = "protected"
+            elif m.link == "symlink-target":
+                reason = "a symlink in the group points to it: trashing it would break the link"
             elif m.link:
                 reason = f"the same file as the keeper ({m.link}): nothing to free"
             elif keeper_problem:

@@ -254,14 +254,18 @@ class Catalog:
         return np.stack([found[i] for i in ids])
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids ascending, vectors)`` of every indexed file, read in one pass (dedup at scale)."""
-        ids, blobs = [], []
+        """``(ids ascending, vectors)`` of every indexed file, read in one pass (dedup at scale)
+        into one preallocated array: memory is the vectors, once."""
+        n = self.count_images()
+        dim = int(self.get_meta("dim") or 0)
+        ids, vecs = np.zeros(n, np.int64), np.zeros((n, dim), np.float32)
+        k = 0
         for fid, blob in self.db.execute("SELECT file_id, vec FROM vectors ORDER BY file_id"):
-            ids.append(fid)
-            blobs.append(blob)
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-        return np.asarray(ids, np.int64), np.frombuffer(b"".join(blobs), np.float32).reshape(len(ids), -1)
+            if k == n:  # a writer added rows since the count: they wait for the next run
+                break
+            ids[k], vecs[k] = fid, np.frombuffer(blob, np.float32)
+            k += 1
+        return ids[:k], vecs[:k]
 
     def ids_with_vectors(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT file_id FROM vectors")), dtype=np.int64)

@@ -26,6 +26,7 @@ How a run goes (docs/dedup.md has the measurements behind every number):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -528,22 +529,30 @@ def _member(row: FileRow, protect_dirs: list[str]) -> DuplicateMember:
 
 
 def _mark_links(members: list[DuplicateMember], keeper: DuplicateMember) -> list[DuplicateMember]:
-    """Mark members that are the keeper's own file (a hard link, or a symlink either way): acting
-    on them would free nothing, or leave a link to nothing."""
+    """Mark members no action may touch: a symlink (acting on it frees nothing), the keeper's own
+    file under another name (a hard link, or the target of a symlink keeper), and the target of
+    a symlink member (trashing it would leave that link pointing at nothing)."""
     try:
         kst = os.stat(keeper.path)
     except OSError:
         return members
+    targets = set()
+    for m in members:
+        if os.path.islink(m.path):
+            with contextlib.suppress(OSError):
+                targets.add(os.path.realpath(m.path))
     out = []
     for m in members:
         link = None
         if m.path != keeper.path:
             try:
-                if os.path.islink(m.path) or os.path.islink(keeper.path):
-                    link = "symlink" if os.path.samefile(m.path, keeper.path) else None
-                    link = link or ("symlink" if os.path.islink(m.path) else None)
-                elif os.stat(m.path).st_ino == kst.st_ino and os.stat(m.path).st_dev == kst.st_dev:
-                    link = "hardlink"
+                st = os.stat(m.path)
+                if os.path.islink(m.path):
+                    link = "symlink"
+                elif (st.st_dev, st.st_ino) == (kst.st_dev, kst.st_ino):
+                    link = "symlink" if os.path.islink(keeper.path) else "hardlink"
+                elif os.path.realpath(m.path) in targets:
+                    link = "symlink-target"
             except OSError:
                 link = None
         out.append(replace(m, link=link) if link else m)
