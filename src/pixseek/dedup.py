@@ -178,16 +178,28 @@ def _hashes(catalog: Catalog, reps: list[FileRow], progress: ProgressFn | None) 
     """Stored hashes; files indexed before hashes existed are decoded once and their hashes kept."""
     have = catalog.hashes_for((r.sha for r in reps), thumbnails=False)  # thumbnails: when needed
     missing = [r for r in reps if r.sha not in have]
+    fresh: dict[str, ImageHashes] = {}
     for i, row in enumerate(missing):
         try:
-            h = perceptual_hashes(decode_image(row.path, min_side=64).image)
+            st = os.stat(row.path)
+            if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+                continue  # changed since indexing: these would be another content's hashes
+            fresh[row.sha] = perceptual_hashes(decode_image(row.path, min_side=64).image)
         except (ImageDecodeError, OSError):
-            continue  # gone or changed since indexing: judged on its vector alone
-        with catalog.transaction() as db:
-            catalog.set_hashes(db, row.sha, h)
-        have[row.sha] = h
+            continue  # gone or unreadable: judged on its vector alone
+        if len(fresh) >= 200 or i == len(missing) - 1:
+            with catalog.transaction() as db:
+                for sha, h in fresh.items():
+                    catalog.set_hashes(db, sha, h)
+            have.update(fresh)
+            fresh = {}
         if progress:
             progress("hashing", i + 1, len(missing))
+    if fresh:
+        with catalog.transaction() as db:
+            for sha, h in fresh.items():
+                catalog.set_hashes(db, sha, h)
+        have.update(fresh)
     return have
 
 
@@ -291,8 +303,9 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
         close = (cos[look] >= th.close_cos) & (ph[look] <= th.close_phash)
         is_hash[look] = maybe_hash[look] & agree & ((grey[look] >= th.hash_grey) | close)
         try_crop = maybe_crop[look] & agree_crop & ~is_hash[look]
-        c = np.flatnonzero(try_crop)
-        if len(c):  # the 19 views, for these few pairs only
+        crop_pairs = np.flatnonzero(try_crop)
+        for start in range(0, len(crop_pairs), 1024):  # the 19 views, for these few pairs only
+            c = crop_pairs[start:start + 1024]
             crop_units = sorted(set(va[c].tolist()) | set(vb[c].tolist()))
             cpos = {u: k for k, u in enumerate(crop_units)}
             views = grey_views([thumbs[reps[units[u]].sha].grey for u in crop_units])

@@ -140,12 +140,14 @@ def grey_views(greys: Sequence[bytes], whole_only: bool = False) -> np.ndarray:
     rows, cols = _view_matrices()
     if whole_only:
         rows, cols = rows[:1], cols[:1]
-    g = np.stack([np.frombuffer(b, np.uint8) for b in greys]).astype(np.float32)
-    g = g.reshape(len(greys), 1, GREY_SIDE, GREY_SIDE)
-    views = (rows[None] @ g) @ cols.transpose(0, 2, 1)[None]  # (n, v, 16, 16)
-    x = views.reshape(len(greys), len(rows), -1)
-    x -= x.mean(axis=2, keepdims=True)
-    return x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-3)
+    out = np.empty((len(greys), len(rows), _VIEW_SIDE * _VIEW_SIDE), np.float32)
+    for start in range(0, len(greys), 512):  # batches: the intermediate is 19 x 2 KB per picture
+        g = np.stack([np.frombuffer(b, np.uint8) for b in greys[start:start + 512]]).astype(np.float32)
+        g = g.reshape(len(g), 1, GREY_SIDE, GREY_SIDE)
+        x = ((rows[None] @ g) @ cols.transpose(0, 2, 1)[None]).reshape(len(g), len(rows), -1)
+        x -= x.mean(axis=2, keepdims=True)
+        out[start:start + len(g)] = x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-3)
+    return out
 
 
 def chromaticity(colors: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
