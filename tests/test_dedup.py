@@ -291,3 +291,23 @@ def test_copy_groups_are_one_hop_stars():
         edges[(a, b)] = edges[(b, a)] = e
     groups = _groups(["O", "E1", "E2", "X", "grey", "warm", "cold"], edges, similar=False, grey={"grey"})
     assert not any({"warm", "cold"} <= set(g) for g in groups)
+
+
+def test_schema_1_catalogue_migrates_and_indexing_stores_hashes(tmp_path, gallery):
+    import sqlite3
+
+    from pixseek.catalog import SCHEMA_VERSION, Catalog, _migrate_0_to_1
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    _migrate_0_to_1(db)
+    db.execute("INSERT INTO files (path, size, mtime_ns, sha, status, indexed_at) VALUES ('/a.jpg', 1, 1, 'x', 'ok', 0)")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    cat = Catalog(path)
+    assert cat.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert cat.row_by_path("/a.jpg").sha == "x" and cat.not_duplicates() == set()
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([gallery])
+        shas = {r.sha for r in lib.catalog.ok_rows()}
+        assert set(lib.catalog.hashes_for(shas)) == shas  # hashed while indexing, no second decode

@@ -8,9 +8,9 @@ Two ways, chosen by size (measured by ``bench/dedup_scale.py``):
   filed under its ``PROBES`` nearest cells, and each cell multiplies the vectors whose *nearest*
   cell it is against all vectors filed under it (one BLAS product per cell). A pair is found when
   one vector's nearest cell is among the other's ``PROBES`` nearest. Work is about
-  ``N * PROBES * N / cells * dim`` instead of ``N * N * dim``; the exact range search of a flat
-  store at 100k x 512 is ~70 s on 2 cores, the join ~5 s with candidate recall 0.99+ at the
-  scores dedup uses (see docs/dedup.md).
+  ``N * PROBES * N / cells * dim`` instead of ``N * N * dim``: at 100k x 512 on 2 cores the
+  exact range search of a flat store takes minutes, the join seconds, with candidate recall
+  0.99 at the scores dedup uses (``bench/dedup_scale.py``; numbers in docs/dedup.md).
 
 >>> pairs = similar_pairs(ids, catalog.vectors, 0.9, store=store)   # doctest: +SKIP
 >>> pairs.a, pairs.b, pairs.score                                   # doctest: +SKIP
@@ -27,7 +27,7 @@ import numpy as np
 
 from .stores.base import VectorStore
 
-EXACT_MAX = 20_000  # above this many images, the IVF self-join
+EXACT_MAX = 10_000  # above this many images, the IVF self-join (faster from here on: ~N^2 vs ~N)
 QUERY_BATCH = 1024
 PROBES = 4  # cells each vector is filed under
 CELL_SIZE = 192  # target vectors per cell
