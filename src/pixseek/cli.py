@@ -104,7 +104,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    actions = [name for name, on in (("move", args.move_to), ("hardlink", args.hardlink), ("delete", args.delete)) if on]
+    chosen = (("move", args.move_to), ("hardlink", args.hardlink), ("delete", args.delete))
+    actions = [name for name, on in chosen if on]
     if len(actions) > 1:
         print("pixseek: choose one of --move-to, --hardlink, --delete", file=sys.stderr)
         return 2

@@ -18,9 +18,11 @@ How a run goes (docs/dedup.md has the measurements behind every number):
 
    The colour test is what keeps a dark or recoloured variant of a design apart from a brightened
    or grey copy: those move the grey structure too little for pHash or the embedding to tell.
-4. Groups by complete linkage: two groups merge only when *every* cross pair has evidence, so
-   A~B and B~C never pull A and C together on their own. Pairs the user marked "not duplicates"
-   have no evidence. Copy groups form first; similar groups are made of whole copy groups.
+4. Groups without chains (``_groups``): near-identical clusters by complete linkage; copy groups
+   as one-hop stars around an anchor (every member has direct evidence with the anchor); similar
+   groups by complete linkage of whole copy groups. A~B and B~C never pull A and C together
+   unless B is the anchor both are copies of. Pairs the user marked "not duplicates" have no
+   evidence.
 5. Each group gets a keeper by policy; ``--protect`` folders and links are marked, never acted on.
 """
 
@@ -36,7 +38,8 @@ import numpy as np
 
 from .catalog import Catalog, FileRow
 from .errors import ImageDecodeError, PixseekError
-from .hashing import ImageHashes, chromaticity, colour_distance, grey_views, hamming, hamming_many, perceptual_hashes, pixel_hash
+from .hashing import (ImageHashes, chromaticity, colour_distance, grey_views, hamming_many, perceptual_hashes,
+                      pixel_hash)
 from .imaging import decode_image
 from .simjoin import EXACT_MAX, similar_pairs
 from .stores.base import VectorStore
@@ -212,13 +215,14 @@ def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list
     ids = np.array([r.id for r in reps], dtype=np.int64)
     index_of = {int(i): k for k, i in enumerate(ids)}
     cand: dict[tuple[int, int], float] = {}
-    vectors_of = catalog.vectors
     exact_max = EXACT_MAX if exact_max is None else exact_max
+    vectors_of: Callable[[list[int]], np.ndarray] = catalog.vectors
     if len(ids) > exact_max:  # the join reads every vector: one pass over the table beats lookups
         all_ids, all_vecs = catalog.all_vectors()
 
-        def vectors_of(wanted: list[int]) -> np.ndarray:
-            return all_vecs[np.searchsorted(all_ids, np.asarray(wanted, dtype=np.int64))]
+        def from_memory(wanted: list[int]) -> np.ndarray:
+            return all_vecs[np.searchsorted(all_ids, np.asarray(wanted, np.int64))]
+        vectors_of = from_memory
     if th.use_embedding:
         gate = min(th.embed_gate, th.similar_cos if similar else 1.0, th.crop_cos)
         kwargs = {"exact_max": exact_max}
@@ -378,7 +382,8 @@ def _band_pairs(reps: list[FileRow], hashes: dict[str, ImageHashes]) -> set[tupl
         sk = key[order]
         starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
         sizes = np.diff(np.r_[starts, len(sk)])
-        for s, n in zip(starts[(sizes >= 2) & (sizes <= BAND_BUCKET_MAX)], sizes[(sizes >= 2) & (sizes <= BAND_BUCKET_MAX)]):
+        fits = (sizes >= 2) & (sizes <= BAND_BUCKET_MAX)
+        for s, n in zip(starts[fits], sizes[fits]):
             members = np.sort(idx_arr[order[s:s + n]])
             for x in range(n):
                 for y in range(x + 1, n):
