@@ -311,3 +311,24 @@ def test_schema_1_catalogue_migrates_and_indexing_stores_hashes(tmp_path, galler
         lib.index([gallery])
         shas = {r.sha for r in lib.catalog.ok_rows()}
         assert set(lib.catalog.hashes_for(shas)) == shas  # hashed while indexing, no second decode
+
+
+def test_move_across_file_systems_copies_verifies_and_undoes(lib, dup_gallery, tmp_path, monkeypatch):
+    import errno
+
+    import pixseek.actions as actions
+
+    real_link = os.link
+
+    def link(src, dest):  # a hard link between the two folders fails as across file systems
+        if os.path.dirname(os.fspath(src)) != os.path.dirname(os.fspath(dest)):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_link(src, dest)
+
+    monkeypatch.setattr(actions.os, "link", link)
+    before = {p: (md5(p), os.stat(p).st_mtime_ns) for p in dup_gallery.rglob("*.*")}
+    report = lib.apply(lib.duplicates(), "move", move_to=tmp_path / "q")
+    assert report.done == 6 and not report.skipped
+    assert not list((tmp_path / "q").rglob("*.tmp"))
+    assert lib.undo(report.manifest).done == 6
+    assert {p: (md5(p), os.stat(p).st_mtime_ns) for p in dup_gallery.rglob("*.*")} == before

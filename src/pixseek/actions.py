@@ -281,6 +281,7 @@ def _undo_hardlink(step: dict) -> str | None:
         return "the linked file has changed since: cannot restore the old bytes"
     tmp = _tmp_name(path)
     shutil.copyfile(step["keeper"], tmp)
+    _chown_quietly(tmp, step.get("uid"), step.get("gid"))
     os.chmod(tmp, step["mode"] & 0o7777)
     os.utime(tmp, ns=(step.get("atime_ns", step["mtime_ns"]), step["mtime_ns"]))
     _fsync_file(tmp)
@@ -340,6 +341,7 @@ def _write_manifest(folder: Path, action: str, target: Path | None, catalog: Cat
             fh.write(json.dumps({
                 "op": s.op, "path": s.path, "dest": s.dest, "info": s.info, "keeper": s.keeper, "sha": s.sha,
                 "size": st.st_size, "mtime_ns": st.st_mtime_ns, "atime_ns": st.st_atime_ns, "mode": st.st_mode,
+                "uid": st.st_uid, "gid": st.st_gid,
                 "row": {"width": s.row.width, "height": s.row.height, "taken_at": s.row.taken_at,
                         "format": s.row.format},
                 "vector": vectors.get(s.row.id)}) + "\n")
@@ -423,12 +425,24 @@ def _move_no_overwrite(src: str, dest: str | None) -> None:
 def _copy_across(src: str, dest: str) -> None:
     tmp = _tmp_name(dest)
     shutil.copy2(src, tmp)
+    st = os.stat(src)
+    _chown_quietly(tmp, st.st_uid, st.st_gid)
     _fsync_file(tmp)
     if _sha_of(tmp) != _sha_of(src):
         os.unlink(tmp)
         raise OSError(f"copy of {src} does not match")
     os.link(tmp, dest)
     os.unlink(tmp)
+
+
+def _chown_quietly(path: str, uid: int | None, gid: int | None) -> None:
+    """Give the copy its original owner where we may (root); elsewhere it is ours anyway."""
+    if uid is None or gid is None or not hasattr(os, "chown"):
+        return
+    try:
+        os.chown(path, uid, gid)
+    except OSError:
+        pass
 
 
 def _unlink_quietly(path: str) -> None:
