@@ -49,6 +49,25 @@ def snapshot(db):
     return rows, nvec, store_ids, cat_ids
 
 
+def wait_for_rows(db, target, proc, limit_s=120):
+    """Return once the catalogue holds ``target`` file rows, or the run ended, or ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not (db / "catalog.sqlite").exists():  # connecting would create it
+            time.sleep(0.05)
+            continue
+        try:
+            con = sqlite3.connect(db / "catalog.sqlite")
+            try:
+                if con.execute("SELECT COUNT(*) FROM files").fetchone()[0] >= target:
+                    return
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass  # not created yet, or mid-migration
+        time.sleep(0.05)
+
+
 def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     gallery = tmp_path / "g"
     make_gallery(gallery)
@@ -62,7 +81,10 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     partial_seen = False
     for attempt in range(6):
         proc = subprocess.Popen(index_cmd(db, gallery, tiny_clip), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.5, 7.0))
+        if attempt % 2:
+            time.sleep(rng.uniform(1.5, 7.0))
+        else:  # on a busy machine start-up alone can outlast 7 s: also kill once rows are being written
+            wait_for_rows(db, rng.randint(1, 200), proc)
         if proc.poll() is not None:
             break  # finished before the kill: the loop has done its job
         os.kill(proc.pid, signal.SIGKILL)
