@@ -187,3 +187,24 @@ def test_the_folder_filter_offers_the_indexed_folders_and_keeps_its_value(client
     update = client.predict(str(gallery / "trip"), api_name="/folders")
     assert update["choices"] == [["All folders", ""], [str(gallery), str(gallery)]]
     assert update["value"] == str(gallery / "trip")  # a typed sub-folder survives the refresh
+
+
+def test_the_form_becomes_one_library_query():
+    import numpy as np
+
+    from pixseek.errors import QueryError
+    from pixseek.types import EncodedQuery
+    from pixseek.ui.query_form import SearchForm
+
+    photo = EncodedQuery(vector=np.ones(4, np.float32) / 2, exclude=(7,), image="x.jpg")
+    form = SearchForm(text=" a beach ", k=12.0, negatives="people, , umbrellas ", photo_weight=0.5,
+                      not_weight="0.3", orientation="Landscape", since="2021", strong=True, all_copies=True)
+    query = form.query(photo, offset=24)
+    assert (query.text, query.negatives, query.weights) == ("a beach", ("people", "umbrellas"), (1, 0.5, 0.3, 0.3))
+    assert (query.k, query.offset, query.strong, query.collapse) == (12, 24, True, False)
+    assert query.filters == Filters(since="2021", orientation="landscape")
+    assert SearchForm(text="x").query(None).weights is None  # the library's defaults, untouched
+    assert not SearchForm(negatives="people").has_terms(None) and SearchForm().has_terms(photo)
+    for bad in (dict(k=0), dict(k=500), dict(photo_weight="heavy"), dict(not_weight=float("nan"))):
+        with pytest.raises(QueryError):
+            SearchForm(text="x", **bad)

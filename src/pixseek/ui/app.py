@@ -79,16 +79,15 @@ def search_tab(ctx: UiContext) -> None:
     lib = ctx.lib
     with gr.Row(equal_height=True):
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Describe the photo", value="", placeholder="a cat on a sofa (Enter searches)",
-                              lines=1, max_lines=1, elem_id="query-text")
-            negatives = gr.Textbox(label="…but not", value="", placeholder="people, umbrellas (comma-separated)",
-                                   lines=1, max_lines=1, elem_id="query-not")
-            with gr.Row(equal_height=True):
-                search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=1)
-                strong = gr.Checkbox(label="Strong matches only", elem_id="strong", scale=1,
-                                     info="what stands out for this query")
-                all_copies = gr.Checkbox(label="Show every copy", elem_id="all-copies", scale=1,
-                                         info="else one per picture, “+N copies”")
+            with gr.Row():
+                text = gr.Textbox(label="Describe the photo", value="", placeholder="a cat on a sofa (Enter searches)",
+                                  lines=1, max_lines=1, scale=3, elem_id="query-text")
+                negatives = gr.Textbox(label="…but not", value="", placeholder="people, umbrellas",
+                                       lines=1, max_lines=1, scale=2, elem_id="query-not")
+            with gr.Row():
+                search_btn = gr.Button("Search", variant="primary", elem_id="search-btn", scale=1, min_width=100)
+                strong = gr.Checkbox(label="Strong matches only", scale=1, min_width=150, elem_id="strong")
+                all_copies = gr.Checkbox(label="Show every copy", scale=1, min_width=150, elem_id="all-copies")
                 k = gr.Slider(6, MAX_PAGE, value=PAGE_SIZE, step=6, label="Results per page", elem_id="k", scale=2)
         with gr.Column(scale=1, min_width=220):
             # A file drop zone, not gr.Image: gr.Image would show the upload by fetching it back from

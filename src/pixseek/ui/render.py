@@ -99,7 +99,7 @@ def search_status(shown: int, label: str, results: SearchResults, filters: Filte
     if filters.active:
         passing = f" ({results.matched} pass)" if results.matched is not None else ""
         parts.append(f"{html.escape(filters.describe())}{passing}")
-    if results.strong is not None:
+    if results.strong is not None and (shown or not results.message):  # else the message says it
         parts.append(f"{results.strong} strong match{'' if results.strong == 1 else 'es'}")
     if not shown and results.message:
         parts.append(html.escape(results.message))
