@@ -80,8 +80,8 @@ def search_tab(ctx: UiContext) -> None:
     with gr.Row(equal_height=True):
         with gr.Column(scale=3):
             with gr.Row():
-                text = gr.Textbox(label="Describe the photo", value="", placeholder="a cat on a sofa (Enter searches)",
-                                  lines=1, max_lines=1, scale=3, elem_id="query-text")
+                text = gr.Textbox(label="Describe the photo", value="", lines=1, max_lines=1, scale=3,
+                                  placeholder="a cat on a sofa (Enter searches)", elem_id="query-text")
                 negatives = gr.Textbox(label="…but not", value="", placeholder="people, umbrellas",
                                        lines=1, max_lines=1, scale=2, elem_id="query-not")
             with gr.Row():
@@ -96,24 +96,7 @@ def search_tab(ctx: UiContext) -> None:
                             elem_id="query-photo")
             example = gr.HTML(elem_id="query-example")
             forget_btn = gr.Button("Forget the photo", size="sm", visible=False, elem_id="forget-photo")
-    with gr.Accordion("Filters and weights", open=False, elem_id="refine"):
-        with gr.Row():
-            under = gr.Dropdown(render.folder_choices(lib.catalog.roots()), value="", label="Folder",
-                                allow_custom_value=True, scale=2, elem_id="under",
-                                info="an indexed folder, or type a folder inside one")
-            since = gr.Textbox(label="Taken since", value="", placeholder="2021, 2021-07 or 2021-07-04",
-                               info="EXIF date, else file date", elem_id="since")
-            until = gr.Textbox(label="Taken until", value="", placeholder="2021-08 (all of August)",
-                               info="inclusive", elem_id="until")
-            min_size = gr.Textbox(label="At least", value="", placeholder="1920x1080", elem_id="min-size",
-                                  info="width x height in pixels")
-        with gr.Row():
-            orientation = gr.Radio(ORIENTATION_CHOICES, value=ORIENTATION_CHOICES[0], label="Orientation",
-                                   elem_id="orientation", scale=2)
-            photo_weight = gr.Slider(0, 3, value=1, step=0.1, label="The photo's weight (the words weigh 1)",
-                                     elem_id="photo-weight", scale=1)
-            not_weight = gr.Slider(0, 2, value=1, step=0.1, label="How much “but not” subtracts",
-                                   elem_id="not-weight", scale=1)
+    refine_fields = _filters_and_weights(lib)
     status = gr.Markdown(elem_id="search-status")
     with gr.Row():
         with gr.Column(scale=3):
@@ -133,9 +116,7 @@ def search_tab(ctx: UiContext) -> None:
 
     # The form's fields reach the handlers as keyword arguments (SearchForm's names), and the API
     # takes them by these names; text and k come first, as before the filters existed.
-    fields = dict(text=text, k=k, negatives=negatives, photo_weight=photo_weight, not_weight=not_weight,
-                  under=under, since=since, until=until, orientation=orientation, min_size=min_size,
-                  strong=strong, all_copies=all_copies)
+    fields = dict(text=text, k=k, negatives=negatives, **refine_fields, strong=strong, all_copies=all_copies)
     fields_but_text = {name: comp for name, comp in fields.items() if name != "text"}
     results = [gallery, hits_st, search_st, status, more_btn, detail]
 
@@ -244,9 +225,10 @@ def search_tab(ctx: UiContext) -> None:
     busy = dict(show_progress_on=gallery)  # the spinner goes on the results, the status line stays put
     gr.on([text.submit, negatives.submit, search_btn.click], run, [photo_st], results, inputs_kwargs=fields,
           api_name="search", **busy)
-    gr.on([since.submit, until.submit, min_size.submit, under.input, orientation.input, strong.input,
-           all_copies.input, photo_weight.release, not_weight.release], refine, [photo_st], results,
-          inputs_kwargs=fields, api_visibility="private", **busy)
+    f = refine_fields
+    gr.on([f["since"].submit, f["until"].submit, f["min_size"].submit, f["under"].input, f["orientation"].input,
+           f["photo_weight"].release, f["not_weight"].release, strong.input, all_copies.input], refine, [photo_st],
+          results, inputs_kwargs=fields, api_visibility="private", **busy)
     photo.upload(by_photo, [photo], [photo, example, forget_btn, photo_st, *results], inputs_kwargs=fields,
                  api_name="search_by_photo", preprocess=False, **busy)
     forget_btn.click(forget, None, [example, forget_btn, photo_st], api_name="forget_photo")
@@ -257,7 +239,32 @@ def search_tab(ctx: UiContext) -> None:
                    inputs_kwargs=fields_but_text, api_name="more_like_this", **busy)
     close_btn.click(lambda: gr.Column(visible=False), None, detail, api_visibility="private")
     # Folders added in the Library tab show up in the folder filter when this tab is opened again.
-    gr.on([ctx.app.load, ctx.tab.select], folders, under, under, api_name="folders", show_progress="hidden")
+    gr.on([ctx.app.load, ctx.tab.select], folders, f["under"], f["under"], api_name="folders",
+          show_progress="hidden")
+
+
+def _filters_and_weights(lib: Library) -> dict[str, gr.components.Component]:
+    """The folded-away part of the search form, by SearchForm field name."""
+    with gr.Accordion("Filters and weights", open=False, elem_id="refine"):
+        with gr.Row():
+            under = gr.Dropdown(render.folder_choices(lib.catalog.roots()), value="", label="Folder",
+                                allow_custom_value=True, scale=2, elem_id="under",
+                                info="an indexed folder, or type a folder inside one")
+            since = gr.Textbox(label="Taken since", value="", placeholder="2021, 2021-07 or 2021-07-04",
+                               info="EXIF date, else file date", elem_id="since")
+            until = gr.Textbox(label="Taken until", value="", placeholder="2021-08 (all of August)",
+                               info="inclusive", elem_id="until")
+            min_size = gr.Textbox(label="At least", value="", placeholder="1920x1080", elem_id="min-size",
+                                  info="width x height in pixels")
+        with gr.Row():
+            orientation = gr.Radio(ORIENTATION_CHOICES, value=ORIENTATION_CHOICES[0], label="Orientation",
+                                   elem_id="orientation", scale=2)
+            photo_weight = gr.Slider(0, 3, value=1, step=0.1, label="The photo's weight (the words weigh 1)",
+                                     elem_id="photo-weight", scale=1)
+            not_weight = gr.Slider(0, 2, value=1, step=0.1, label="How much “but not” subtracts",
+                                   elem_id="not-weight", scale=1)
+    return dict(photo_weight=photo_weight, not_weight=not_weight, under=under, since=since, until=until,
+                orientation=orientation, min_size=min_size)
 
 
 def _require_photos(lib: Library) -> None:
