@@ -87,10 +87,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 RESULT_IMGS = "[...document.querySelectorAll('#results img')]"
+# The gallery's progress tracker must be hidden too: the status line can show the new text a moment
+# before the gallery swaps its (already loaded) old images for the new ones.
 RESULTS_READY = f"""(expected) => {{
     const status = document.querySelector('#search-status').innerText;
     const imgs = {RESULT_IMGS};
-    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠')
+    const idle = [...document.querySelectorAll('#results [data-testid=status-tracker]')]
+        .every(t => t.classList.contains('hide'));
+    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠') && idle
         && imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
 }}"""
 
