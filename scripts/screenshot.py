@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Make docs/screenshot.png: the demo's gallery and index (run `python demo.py --no-launch` first),
-a photo dropped on the page, the first result opened. Needs Debian's chromium and Playwright.
+a photo dropped on the page, "strong matches only" ticked, the first result opened. Needs Debian's
+chromium and Playwright.
 
     python scripts/screenshot.py [--photo NAME] [--out docs/screenshot.png]
 """
@@ -23,7 +24,7 @@ from ui_support import ARGS, CHROMIUM, drop_file, free_port, save_screenshot, ti
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--photo", default="mate-backgrounds/abstract-Elephants.jpg",
+    p.add_argument("--photo", default="mate-backgrounds/nature-FreshFlower.jpg",
                    help="the photo to drop, relative to the sample gallery")
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     args = p.parse_args()
@@ -41,13 +42,15 @@ def main() -> int:
             page.goto(url)
             page.locator("#query-photo").wait_for()
             seconds = timed(page, lambda: drop_file(page, photo), f"photos like {photo.name}")
+            timed(page, lambda: page.locator("#strong input").check(), "strong match")
             page.locator("#results img").first.click()
             page.wait_for_function("[...document.querySelectorAll('#detail-image img')]"
                                    ".some(i => i.complete && i.naturalWidth > 0)")
             save_screenshot(page, Path(args.out))
             browser.close()
         app.close()
-    print(f"{args.out}: dropped {photo.name}, results on screen {seconds:.3f} s after the drop")
+    print(f"{args.out}: dropped {photo.name}, results on screen {seconds:.3f} s after the drop; "
+          "strong matches only")
     return 0
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ui_support import ARGS, CHROMIUM, RESULT_IMGS, drop_file, running_app, save_screenshot, timed
+from pixseek import Query
+from ui_support import ARGS, CHROMIUM, RESULT_IMGS, drop_file, query_gallery, running_app, save_screenshot, timed
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,3 +84,66 @@ def test_search_by_words_and_by_dropped_photo_then_open_a_result(photo_dir, tiny
     print(f"\nclick-to-results (chromium, tiny CLIP, 11 photos): first text search {first:.3f} s; "
           f"text (median of 3) {statistics.median(text_times):.3f} s; dropped photo {photo_time:.3f} s; "
           f"words + photo {both_time:.3f} s; more like this {like_time:.3f} s")
+
+
+def test_filters_strong_matches_copies_and_load_more_in_the_page(photo_dir, tiny_clip, tmp_path):
+    """The query options as a user reaches them: load more, an orientation and a folder filter, a
+    dropped photo with "strong matches only" (the count in the status line), every copy."""
+    from playwright.sync_api import sync_playwright
+
+    source = query_gallery(photo_dir, tmp_path / "source")
+    with running_app(source, tmp_path, tiny_clip) as (url, lib, gallery), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        failed = []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.goto(url)
+        box = page.locator("#query-text textarea, #query-text input").first
+        box.wait_for()
+
+        def captions() -> list[str]:
+            return page.locator("#results .caption-label").all_inner_texts()
+
+        box.fill("a photo")
+        timed(page, lambda: box.press("Enter"), "24 photos for “a photo”")
+        first_page = captions()
+        assert len(first_page) == 24 and page.locator("#load-more").is_visible()
+        more_time = timed(page, lambda: page.locator("#load-more").click(), "48 photos for “a photo”")
+        assert captions()[:24] == first_page and len(set(captions())) == 48
+
+        # Filters: they re-run the query on screen as soon as they change.
+        page.locator("#refine").get_by_text("Filters and weights").click()
+        filter_time = timed(page, lambda: page.locator("#orientation").get_by_text("portrait").click(),
+                            "portrait (1 pass)")
+        assert [c.split(" · ")[1] for c in captions()] == ["tall-rocket.jpg"]
+        timed(page, lambda: page.locator("#orientation").get_by_text("any").click(), "24 photos for “a photo”")
+        folder = page.locator("#under input")
+        folder.click()
+        options = page.locator("#under [role=option]")
+        options.first.wait_for()
+        offered = options.all_inner_texts()
+        assert any(str(gallery) in o for o in offered) and any("All folders" in o for o in offered), offered
+        folder.fill(str(gallery / "backup"))
+        timed(page, lambda: folder.press("Enter"), "(2 pass)")
+        (only,) = captions()  # the two backups are one picture: one result, the other as its copy
+        assert only.split(" · ", 1)[1] in ("chelsea.jpg · +1 copy", "chelsea-copy.jpg · +1 copy"), only
+        timed(page, lambda: page.locator("#all-copies input").check(), "2 photos for")
+        assert sorted(c.split(" · ")[1] for c in captions()) == ["chelsea-copy.jpg", "chelsea.jpg"]
+        timed(page, lambda: page.locator("#all-copies input").uncheck(), "1 photo for")
+        folder.click()
+        timed(page, lambda: options.get_by_text("All folders").click(), "24 photos for")
+
+        # A dropped photo, then only what stands out for it: the count is in the status line.
+        box.fill("")
+        timed(page, lambda: drop_file(page, gallery / "coffee.jpg", "my-coffee.jpg"), "photos like my-coffee.jpg")
+        strong_time = timed(page, lambda: page.locator("#strong input").check(), "strong matches")
+        status = page.locator("#search-status").inner_text()
+        strong = int(status.split(" strong match")[0].rsplit(" · ", 1)[1])
+        assert strong == lib.query(Query(images=[(gallery / "coffee.jpg").read_bytes()], strong=True)).strong
+        assert 0 < strong < 24 and len(captions()) == strong and not page.locator("#load-more").is_visible()
+        assert not any("blank" in c for c in captions())  # the grey frames do not stand out
+        browser.close()
+
+    assert failed == [], failed
+    print(f"\nclick-to-results (chromium, tiny CLIP, 62 files): load more {more_time:.3f} s; "
+          f"orientation filter {filter_time:.3f} s; strong toggle {strong_time:.3f} s")

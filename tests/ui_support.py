@@ -4,11 +4,15 @@ driving it in Debian's chromium with Playwright (also used by scripts/screenshot
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import socket
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from PIL import Image
 
@@ -38,14 +42,59 @@ def running_app(photo_dir: Path, workdir: Path, model: str):
         lib.close()
 
 
+def _dated(path: Path, when: str) -> None:
+    stamp = datetime.fromisoformat(when).timestamp()  # local time, as the date filters read it
+    os.utime(path, (stamp, stamp))
+
+
+def query_gallery(photo_dir: Path, dest: Path) -> Path:
+    """A folder that gives every query option something to do (no EXIF dates: file dates count):
+
+    - the photos of ``photo_dir``, dated 2019-06-15;
+    - ``trip/``: 8 crops of coffee.jpg (July 2021, one a day) and ``tall-rocket.jpg``, the only
+      portrait (2021-09-01);
+    - ``blanks/``: 40 grey frames of sensor noise (2022): a bulk that looks alike, against which the
+      photos stand out (what ``strong`` measures);
+    - ``backup/``: two byte-identical copies of chelsea.jpg (2020-05-01): one result, "+2 copies".
+    """
+    shutil.copytree(photo_dir, dest)
+    for photo in dest.iterdir():
+        _dated(photo, "2019-06-15 12:00")
+    (dest / "trip").mkdir()
+    with Image.open(dest / "coffee.jpg") as im:
+        w, h = im.size
+        for i in range(1, 9):
+            crop = im.crop((6 * i, 4 * i, w - 6 * i, h - 4 * i))
+            crop.save(dest / "trip" / f"coffee-edit{i}.jpg", quality=90 - 3 * i)
+            _dated(dest / "trip" / f"coffee-edit{i}.jpg", f"2021-07-{i:02d} 10:00")
+    with Image.open(dest / "rocket.jpg") as im:
+        im.rotate(90, expand=True).save(dest / "trip" / "tall-rocket.jpg", quality=90)
+    _dated(dest / "trip" / "tall-rocket.jpg", "2021-09-01 10:00")
+    (dest / "blanks").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        noise = np.full((96, 128, 3), 128) + rng.integers(-20, 20, (96, 128, 3))
+        Image.fromarray(noise.astype(np.uint8)).save(dest / "blanks" / f"blank{i:02d}.png")
+        _dated(dest / "blanks" / f"blank{i:02d}.png", "2022-01-01 10:00")
+    (dest / "backup").mkdir()
+    for name in ("chelsea.jpg", "chelsea-copy.jpg"):
+        shutil.copyfile(dest / "chelsea.jpg", dest / "backup" / name)
+        _dated(dest / "backup" / name, "2020-05-01 10:00")
+    return dest
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 RESULT_IMGS = "[...document.querySelectorAll('#results img')]"
+# The gallery's progress tracker must be hidden too: the status line can show the new text a moment
+# before the gallery swaps its (already loaded) old images for the new ones.
 RESULTS_READY = f"""(expected) => {{
     const status = document.querySelector('#search-status').innerText;
     const imgs = {RESULT_IMGS};
-    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠')
+    const idle = [...document.querySelectorAll('#results [data-testid=status-tracker]')]
+        .every(t => t.classList.contains('hide'));
+    return status.includes(expected) && status.includes(' ms') && !status.includes('⚠') && idle
         && imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
 }}"""
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import CatalogError
+from .hashing import ImageHashes, to_signed, to_unsigned
 from .types import SkippedFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -59,8 +60,31 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Duplicate finding: perceptual hashes per content hash, and pairs the user said differ."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS image_hashes (
+            sha TEXT PRIMARY KEY,
+            phash INTEGER NOT NULL,
+            dhash INTEGER NOT NULL,
+            grey BLOB NOT NULL,
+            color BLOB NOT NULL,
+            pixel_sha TEXT
+        );
+        CREATE TABLE IF NOT EXISTS not_duplicates (
+            sha_a TEXT NOT NULL,
+            sha_b TEXT NOT NULL,
+            added_at REAL NOT NULL,
+            PRIMARY KEY (sha_a, sha_b)
+        );
+        """
+    )
+
+
 # Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
-MIGRATIONS = [_migrate_0_to_1]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2]
 
 
 @dataclass(frozen=True)
@@ -229,6 +253,20 @@ class Catalog:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([found[i] for i in ids])
 
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids ascending, vectors)`` of every indexed file, read in one pass (dedup at scale)
+        into one preallocated array: memory is the vectors, once."""
+        n = self.count_images()
+        dim = int(self.get_meta("dim") or 0)
+        ids, vecs = np.zeros(n, np.int64), np.zeros((n, dim), np.float32)
+        k = 0
+        for fid, blob in self.db.execute("SELECT file_id, vec FROM vectors ORDER BY file_id"):
+            if k == n:  # a writer added rows since the count: they wait for the next run
+                break
+            ids[k], vecs[k] = fid, np.frombuffer(blob, np.float32)
+            k += 1
+        return ids[:k], vecs[:k]
+
     def ids_with_vectors(self) -> np.ndarray:
         return np.fromiter((r[0] for r in self.db.execute("SELECT file_id FROM vectors")), dtype=np.int64)
 
@@ -264,6 +302,60 @@ class Catalog:
         """For --reindex with another model: every row goes back to 'needs encoding'."""
         db.execute("DELETE FROM vectors")
         db.execute("DELETE FROM files")
+
+    # -- duplicate finding (see dedup.py) ----------------------------------------------------------
+    def set_hashes(self, db: sqlite3.Connection, sha: str, hashes: "ImageHashes") -> None:
+        """Record the perceptual hashes of the content ``sha`` (kept across renames and copies)."""
+        db.execute(
+            "INSERT OR REPLACE INTO image_hashes (sha, phash, dhash, grey, color, pixel_sha) VALUES "
+            "(?, ?, ?, ?, ?, (SELECT pixel_sha FROM image_hashes WHERE sha = ?))",
+            (sha, to_signed(hashes.phash), to_signed(hashes.dhash), hashes.grey, hashes.color, sha),
+        )
+
+    def hashes_for(self, shas: Iterable[str], thumbnails: bool = True) -> dict[str, "ImageHashes"]:
+        """Stored hashes by content hash; ``thumbnails=False`` leaves ``grey``/``color`` empty (fast)."""
+        shas = list(set(shas))
+        out: dict[str, ImageHashes] = {}
+        cols = "sha, phash, dhash, grey, color" if thumbnails else "sha, phash, dhash"
+        for start in range(0, len(shas), 500):
+            chunk = shas[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sha, ph, dh, *thumbs in self.db.execute(
+                f"SELECT {cols} FROM image_hashes WHERE sha IN ({marks})", chunk
+            ):
+                grey, color = (bytes(thumbs[0]), bytes(thumbs[1])) if thumbs else (b"", b"")
+                out[sha] = ImageHashes(to_unsigned(ph), to_unsigned(dh), grey, color)
+        return out
+
+    def pixel_hashes(self, shas: Iterable[str]) -> dict[str, str]:
+        shas = list(set(shas))
+        out: dict[str, str] = {}
+        for start in range(0, len(shas), 500):
+            chunk = shas[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(
+                f"SELECT sha, pixel_sha FROM image_hashes WHERE pixel_sha IS NOT NULL AND sha IN ({marks})",
+                chunk))
+        return out
+
+    def set_pixel_hash(self, db: sqlite3.Connection, sha: str, pixel_sha: str) -> None:
+        db.execute("UPDATE image_hashes SET pixel_sha = ? WHERE sha = ?", (pixel_sha, sha))
+
+    def add_not_duplicate(self, sha_a: str, sha_b: str) -> None:
+        """Remember that the user says these two contents are not duplicates."""
+        a, b = sorted((sha_a, sha_b))
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO not_duplicates (sha_a, sha_b, added_at) VALUES (?, ?, ?)",
+                       (a, b, time.time()))
+
+    def not_duplicates(self) -> set[tuple[str, str]]:
+        """Pairs of content hashes (sorted) the user keeps apart."""
+        return {(a, b) for a, b in self.db.execute("SELECT sha_a, sha_b FROM not_duplicates")}
+
+    def ok_rows(self) -> Iterator[FileRow]:
+        """Every indexed (not skipped) file."""
+        for row in self.db.execute(f"SELECT {_ROW_COLUMNS} FROM files WHERE status = 'ok' ORDER BY id"):
+            yield FileRow(*row)
 
 
 class _Transaction:

@@ -14,7 +14,7 @@ from . import __version__
 from .errors import PixseekError
 from .library import Library
 from .search import ORIENTATIONS, STRONG_Z, Filters, Query
-from .types import CrawlProblem, SearchResults
+from .types import ActionReport, CrawlProblem, DuplicateGroup, SearchResults
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -202,6 +202,92 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedup(args: argparse.Namespace) -> int:
+    chosen = (("move", args.move_to), ("hardlink", args.hardlink), ("delete", args.delete))
+    actions = [name for name, on in chosen if on]
+    if len(actions) > 1:
+        print("pixseek: choose one of --move-to, --hardlink, --delete", file=sys.stderr)
+        return 2
+    if args.delete and not args.yes:
+        print("pixseek: --delete needs --yes (files go to the trash; `pixseek undo MANIFEST` brings them back)",
+              file=sys.stderr)
+        return 2
+    with open_library(args) as lib:
+        if args.not_duplicate:
+            lib.not_duplicate(*args.not_duplicate)
+            emit(args, {"not_duplicate": [os.path.abspath(p) for p in args.not_duplicate]},
+                 "remembered: these two are not duplicates")
+            return 0
+        groups = lib.duplicates(args.paths, similar=args.similar, keep=args.keep, protect=args.protect)
+        print_groups(args, groups)
+        if args.html:
+            from .dedup_html import write_html
+
+            write_html(groups, args.html)
+            if not args.json:
+                print(f"report: {os.path.abspath(args.html)}")
+        if actions and groups:
+            report = lib.apply(groups, actions[0], move_to=args.move_to)
+            print_action(args, report)
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        print_action(args, lib.undo(args.manifest))
+    return 0
+
+
+def print_groups(args: argparse.Namespace, groups: Sequence[DuplicateGroup]) -> None:
+    if args.json:
+        for g in groups:
+            emit(args, g.to_dict(), "")
+        return
+    if not groups:
+        print("no duplicates")
+        return
+    for n, g in enumerate(groups, 1):
+        print(f"[{n}] {g.kind}, {len(g.members)} files")
+        for m in g.members:
+            role = "keep" if m.path == g.keep else ("protected" if m.protected else (m.link or "dup"))
+            res = f"{m.width}x{m.height}" if m.width else "?"
+            why = "" if m.path == g.keep else "  " + _why(g, m.path)
+            print(f"  {role:9s} {res:>11s} {_human(m.size):>9s}  {(m.taken_at or '-')[:10]:10s}  {m.path}{why}")
+    dups = sum(len(g.duplicates) for g in groups)
+    size = sum(m.size for g in groups for m in g.members if m.path != g.keep)
+    print(f"{len(groups)} groups, {dups} duplicates, {_human(size)} in duplicates")
+
+
+def _why(group: DuplicateGroup, path: str) -> str:
+    """The evidence linking ``path`` to the keeper (else to anyone), in a few words."""
+    mine = [e for e in group.evidence if path in (e.a, e.b)]
+    best = next((e for e in mine if group.keep in (e.a, e.b)), mine[0] if mine else None)
+    if best is None:
+        return ""
+    scores = ", ".join(f"{k} {v:g}" for k, v in best.scores.items())
+    return f"({best.rule}{': ' + scores if scores else ''})"
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.0f} B"
+
+
+def print_action(args: argparse.Namespace, report: ActionReport) -> None:
+    if args.json:
+        emit(args, report.to_dict(), "")
+        return
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    verb = {"move": "moved", "hardlink": "hard-linked", "delete": "trashed", "undo": "restored"}[report.action]
+    print(f"{verb} {report.done} files, skipped {len(report.skipped)}")
+    if report.action != "undo":
+        print(f"manifest: {report.manifest}  (undo: pixseek undo {report.manifest})")
+
+
 # -- parser ----------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -265,6 +351,30 @@ def build_parser() -> argparse.ArgumentParser:
                                    "left out).")
     p.add_argument("image", help="a photo (indexed or not)")
     p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("dedup", parents=[common], help="find duplicate photos; report, move, link or trash them",
+                       description="Groups of duplicates among indexed photos: exact (same bytes or pixels), "
+                                   "copy (re-saved, resized, converted, lightly edited) and, with --similar, "
+                                   "similar shots. Default: a report; actions write a manifest for `undo`.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="only photos under these folders (default: all indexed)")
+    p.add_argument("--similar", action="store_true", help="also group similar shots (bursts, variants)")
+    p.add_argument("--keep", metavar="POLICY", help="which file to keep: largest, oldest, newest or path:DIR "
+                                                     "(default: highest resolution, lossless, oldest, shortest path)")
+    p.add_argument("--protect", metavar="DIR", action="append", default=[], help="never touch files under DIR "
+                                                                                "(repeatable)")
+    p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails side by side")
+    p.add_argument("--move-to", metavar="DIR", help="move duplicates into DIR (keeping relative paths)")
+    p.add_argument("--hardlink", action="store_true", help="replace byte-identical duplicates by hard links")
+    p.add_argument("--delete", action="store_true", help="move duplicates to the trash (needs --yes)")
+    p.add_argument("--yes", action="store_true", help="confirm --delete")
+    p.add_argument("--not-duplicate", nargs=2, metavar=("A", "B"), help="remember that A and B are not duplicates")
+    p.set_defaults(func=cmd_dedup)
+
+    p = sub.add_parser("undo", parents=[common], help="undo a dedup action from its manifest",
+                       description="Restore every file a dedup action moved, linked or trashed, bit-identical, "
+                                   "and put it back in the index.")
+    p.add_argument("manifest", help="the manifest file the action printed")
+    p.set_defaults(func=cmd_undo)
 
     p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
                        description="Images, model, folders, and every skipped file with its reason.")

@@ -22,6 +22,7 @@ from .catalog import Catalog, FileRow, NewFile
 from .crawl import crawl
 from .encoders.base import Encoder
 from .errors import ImageDecodeError
+from .hashing import ImageHashes, perceptual_hashes
 from .imaging import decode_image
 from .stores.base import VectorStore
 from .types import CrawlProblem, FileInfo, IndexReport
@@ -43,6 +44,7 @@ class _Prepared:
     height: int | None = None
     taken_at: str | None = None
     format: str | None = None
+    hashes: ImageHashes | None = None  # perceptual hashes, for dedup
 
 
 def content_hash(data: bytes) -> str:
@@ -79,6 +81,10 @@ def _prepare(info: FileInfo, old: FileRow | None, encoder: Encoder, known: froze
         return item
     item.width, item.height = decoded.width, decoded.height
     item.taken_at, item.format = decoded.taken_at, decoded.format
+    try:  # from the image already decoded: hashing here saves dedup a second decode
+        item.hashes = perceptual_hashes(decoded.image)
+    except Exception:  # dedup computes missing hashes itself; never fail a file for them
+        item.hashes = None
     return item
 
 
@@ -234,6 +240,8 @@ class Indexer:
                 if vec is None:
                     report.skipped += 1
                     continue
+                if b.hashes is not None:
+                    self.catalog.set_hashes(db, b.sha, b.hashes)
                 added_ids.append(fid)
                 added_vecs.append(vec)
                 if old is not None and old.status == "ok":

@@ -33,9 +33,11 @@ from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
-from .types import CrawlProblem, EncodedQuery, Hit, ImageInfo, IndexReport, LibraryStatus, SearchResults
+from .types import (ActionReport, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
+                    LibraryStatus, SearchResults)
 
 CATALOG_FILE = "catalog.sqlite"
+MANIFEST_DIR = "manifests"
 STORE_FILE = "vectors.faiss"
 THUMBS_DIR = "thumbs"
 ImageQuery = str | os.PathLike | bytes
@@ -264,6 +266,65 @@ class Library:
         outliers (see :mod:`pixseek.explore`)."""
         self._require_images()
         return load_embeddings(self.catalog, [os.path.expanduser(os.fspath(p)) for p in paths] if paths else None)
+
+    # -- duplicates (dedup.py, actions.py) -------------------------------------------------------------
+    def duplicates(self, paths: Iterable[str | os.PathLike] | None = None, *, similar: bool = False,
+                   keep: str | None = None, protect: Iterable[str | os.PathLike] = (),
+                   progress: Callable[[str, int, int], None] | None = None) -> list[DuplicateGroup]:
+        """Groups of duplicate files among the indexed ones (under ``paths``, else all), each with
+        its kind (exact / copy / similar with ``similar=True``), suggested keeper and evidence.
+
+        ``keep``: ``largest``, ``oldest``, ``newest`` or ``path:DIR`` (default: highest resolution,
+        then lossless, least compressed, oldest, shortest path). ``protect``: folders never touched.
+        """
+        from .dedup import find_duplicates
+
+        roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in (paths or [])]
+        for root in roots:
+            if not os.path.exists(root):
+                raise PixseekError(f"not found: {root}")
+        self._require_images()
+        return find_duplicates(self.catalog, lambda: self.store, roots=roots or None, similar=similar,
+                               keep=keep, protect=[os.fspath(p) for p in protect], progress=progress)
+
+    def not_duplicate(self, a: str | os.PathLike, b: str | os.PathLike) -> None:
+        """Remember that ``a`` and ``b`` are not duplicates: later runs keep them apart (by content,
+        so the decision survives renames)."""
+        rows = []
+        for p in (a, b):
+            path = os.path.abspath(os.path.expanduser(os.fspath(p)))
+            row = self.catalog.row_by_path(path)
+            if row is None or row.status != "ok" or not row.sha:
+                raise PixseekError(f"{path} is not indexed: run `pixseek index` on its folder first")
+            rows.append(row)
+        if rows[0].sha == rows[1].sha:
+            raise PixseekError("these two files have the same bytes: they are duplicates whatever we remember")
+        self.catalog.add_not_duplicate(rows[0].sha, rows[1].sha)
+
+    def apply(self, groups: Iterable[DuplicateGroup], action: str, *, move_to: str | os.PathLike | None = None,
+              progress: ProgressFn | None = None) -> ActionReport:
+        """``move`` (to ``move_to``, keeping relative paths), ``hardlink`` or ``delete`` (to the
+        trash) every non-keeper of ``groups``, after re-checking each file. Writes a manifest
+        first (``report.manifest``) that :meth:`undo` reverses."""
+        from .actions import apply_action
+
+        with self._writer_lock(), self._lock:
+            return apply_action(self.catalog, lambda: self.store, list(groups), action,
+                                manifest_dir=self.db_dir.absolute() / MANIFEST_DIR, move_to=move_to, progress=progress)
+
+    def undo(self, manifest: str | os.PathLike, *, progress: ProgressFn | None = None) -> ActionReport:
+        """Restore every file an action moved, linked or trashed, bit-identical, and re-index it."""
+        from .actions import undo_manifest
+
+        with self._writer_lock(), self._lock:
+            return undo_manifest(self.catalog, lambda: self.store, os.path.expanduser(os.fspath(manifest)),
+                                 progress=progress)
+
+    def manifests(self) -> list[str]:
+        """Manifests of past actions, newest first (what the UI offers to undo)."""
+        from .actions import manifests
+
+        return [str(p) for p in manifests(self.db_dir / MANIFEST_DIR)]
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:

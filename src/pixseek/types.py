@@ -137,3 +137,80 @@ class SearchResults:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- duplicates (dedup.py, actions.py) -------------------------------------------------------------
+@dataclass(frozen=True)
+class DuplicateMember:
+    """One file of a duplicate group, with what a person needs to choose a keeper."""
+
+    path: str
+    id: int
+    size: int
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    format: str | None
+    mtime_ns: int
+    sha: str
+    protected: bool = False  # under a --protect folder: never touched
+    link: str | None = None  # "hardlink" / "symlink": the same file as another member, never acted on
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why two members are in one group: the tier and the signals that fired, with scores."""
+
+    a: str
+    b: str
+    tier: str  # "exact" | "copy" | "similar"
+    rule: str  # "same-bytes", "same-pixels", "hash", "crop", "embedding"
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Files that are the same picture (``exact``/``copy``) or the same scene (``similar``).
+    Every pair of members is linked by evidence (no chains); ``keep`` is the suggested keeper."""
+
+    kind: str
+    keep: str
+    members: list[DuplicateMember]
+    evidence: list[Evidence]
+
+    @property
+    def duplicates(self) -> list[str]:
+        return [m.path for m in self.members if m.path != self.keep]
+
+    def with_keeper(self, path: str) -> "DuplicateGroup":
+        """The same group with another member as keeper (the UI's choice)."""
+        if path not in {m.path for m in self.members}:
+            raise ValueError(f"{path} is not a member of this group")
+        return DuplicateGroup(self.kind, path, self.members, self.evidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "keep": self.keep, "duplicates": self.duplicates,
+                "evidence": [e.to_dict() for e in self.evidence],
+                "members": [m.to_dict() for m in self.members]}
+
+
+@dataclass
+class ActionReport:
+    """What ``Library.apply`` or ``Library.undo`` did. ``skipped``: (path, reason) pairs."""
+
+    action: str
+    manifest: str
+    done: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    bytes_freed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d

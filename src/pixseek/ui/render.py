@@ -13,13 +13,22 @@ from ..errors import PixseekError
 from ..jobs import JobProgress
 from ..library import Library
 from ..thumbs import GALLERY_SIZE
-from ..types import Hit, ImageInfo, LibraryStatus
+from ..search import Filters
+from ..types import Hit, ImageInfo, LibraryStatus, SearchResults
+from .query_form import SearchForm
 
 GalleryItem = tuple[str, str]  # (thumbnail path, caption)
+ALL_FOLDERS = ("All folders", "")  # the folder filter's first choice: no filter
+
+
+def copies_text(n: int) -> str:
+    return f"+{n} cop{'y' if n == 1 else 'ies'}"
 
 
 def caption(hit: Hit) -> str:
-    return f"{hit.score:.2f} · {os.path.basename(hit.path)}"
+    """``0.31 · IMG_0042.jpg``, and ``· +2 copies`` when copies of it were folded into this result."""
+    text = f"{hit.score:.2f} · {os.path.basename(hit.path)}"
+    return f"{text} · {copies_text(len(hit.copies))}" if hit.copies else text
 
 
 def gallery_items(lib: Library, hits: Sequence[Hit], size: int = GALLERY_SIZE) -> list[GalleryItem]:
@@ -51,7 +60,7 @@ def code(text: str) -> str:
     return "<code>" + html.escape(text) + "</code>"
 
 
-def info_markdown(info: ImageInfo, score: float | None = None) -> str:
+def info_markdown(info: ImageInfo, score: float | None = None, copies: Sequence[str] = ()) -> str:
     dims = f"{info.width} × {info.height} px" if info.width and info.height else "unknown size"
     lines = [
         f"### {html.escape(info.name)}",
@@ -63,17 +72,44 @@ def info_markdown(info: ImageInfo, score: float | None = None) -> str:
     ]
     if score is not None:
         lines.append(f"**Score** {score:.3f}")
+    if copies:
+        listed = "\n".join(f"- {code(path)}" for path in copies)
+        lines.append(f"**Copies** ({copies_text(len(copies))}: the same picture, shown once)\n\n{listed}")
     return "\n\n".join(lines)
 
 
-def search_status(count: int, text: str | None, image: str | None, seconds: float, more: bool) -> str:
-    what = " + ".join(part for part in (
-        f"“{html.escape(text)}”" if text else "",
-        f"photos like {code(os.path.basename(image))}" if image else "",
-    ) if part)
-    plural = "photo" if count == 1 else "photos"
-    tail = "" if more else " (all there is)"
-    return f"{count} {plural} for {what} · {seconds * 1000:.0f} ms{tail}"
+def query_label(form: SearchForm, photo: str | None) -> str:
+    """What was asked, in words: ``“a beach” + photos like x.jpg (weight 0.5) − “people”``."""
+    parts = [f"“{html.escape(form.text)}”"] if form.text else []
+    if photo:
+        weight = f" (weight {form.photo_weight:g})" if form.photo_weight != 1 and form.text else ""
+        parts.append(f"photos like {code(os.path.basename(photo))}{weight}")
+    label = " + ".join(parts)
+    negatives = form.negative_terms()
+    if negatives:
+        weight = f" (weight {form.not_weight:g})" if form.not_weight != 1 else ""
+        label += " − " + ", ".join(f"“{html.escape(n)}”" for n in negatives) + weight
+    return label
+
+
+def search_status(shown: int, label: str, results: SearchResults, filters: Filters, seconds: float) -> str:
+    """One line: how many photos are shown, for what, the filters (and how many photos pass them),
+    the strong matches, the server's time; or why there is nothing."""
+    parts = [f"{shown} {'photo' if shown == 1 else 'photos'} for {label}"]
+    if filters.active:
+        passing = f" ({results.matched} pass)" if results.matched is not None else ""
+        parts.append(f"{html.escape(filters.describe())}{passing}")
+    if results.strong is not None and (shown or not results.message):  # else the message says it
+        parts.append(f"{results.strong} strong match{'' if results.strong == 1 else 'es'}")
+    if not shown and results.message:
+        parts.append(html.escape(results.message))
+    tail = " (all there is)" if shown and not results.more else ""
+    return " · ".join(parts) + f" · {seconds * 1000:.0f} ms{tail}"
+
+
+def folder_choices(roots: Sequence[str]) -> list[tuple[str, str]]:
+    """The folder filter's choices: every folder, then each indexed folder (a sub-folder can be typed)."""
+    return [ALL_FOLDERS, *((root, root) for root in roots)]
 
 
 def inline_photo(jpeg: bytes, name: str) -> str:
