@@ -166,6 +166,38 @@ if results.hits:
     show_hits(results.hits, title="like rocket.jpg: landscape, at least 1000x600")
 else:
     print(results.message)'''),
+    new_markdown_cell('''\
+## Duplicates
+
+`duplicates()` groups the indexed files that are the same picture: `exact` (same bytes or the same
+pixels), `copy` (re-saved, resized, converted, lightly edited), and with `similar=True` also
+similar shots. Each group comes with a suggested keeper (highest resolution, lossless, oldest...)
+and the evidence. Nothing is touched: moving, hard-linking or trashing the duplicates is
+`lib.apply(groups, "move", move_to=...)` (or `pixseek dedup --move-to DIR`), and `lib.undo(manifest)`
+puts everything back.'''),
+    new_code_cell('''\
+from pixseek.notebook import show_duplicates, stage_progress
+
+with stage_progress() as bar:
+    groups = lib.duplicates(progress=bar)
+print(f"{len(groups)} groups of duplicates, {sum(len(g.duplicates) for g in groups)} files to spare")
+for g in groups:
+    show_duplicates(g)'''),
+    new_markdown_cell('''\
+Our three copies are found, each with its original as the keeper (and, with the wallpapers in the
+gallery, the three sizes of the *Elephants* wallpaper). Look at the other groups before acting on them: some MATE wallpapers are
+white pixels whose pattern lives only in their transparency, so they flatten to the same blank
+picture; and two colour variants of one Ubuntu MATE design can land together. That is why
+`duplicates()` only reports, and an action needs to be asked for.
+
+The evidence says why two files count as one picture: the rule that fired and its scores
+(embedding cosine, pHash distance, thumbnail correlation, colour distance).'''),
+    new_code_cell('''\
+for g in groups:
+    print(f"{g.kind}: keep {os.path.basename(g.keep)}")
+    for e in g.evidence:
+        scores = ", ".join(f"{k} {v:g}" for k, v in e.scores.items())
+        print(f"    {os.path.basename(e.a)} ~ {os.path.basename(e.b)}: {e.tier} by {e.rule} ({scores})")'''),
 ]
 
 EMBEDDING_SPACE = [

@@ -16,7 +16,7 @@ from pixseek.samples import build_sample_gallery
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 # Pictures each notebook must draw, at least (the text-search grids come only with CLIP weights).
-MIN_PICTURES = {"01_quickstart.ipynb": 4, "02_embedding_space.ipynb": 8}
+MIN_PICTURES = {"01_quickstart.ipynb": 7, "02_embedding_space.ipynb": 8}
 
 nbformat = pytest.importorskip("nbformat")
 
@@ -106,6 +106,10 @@ def test_quickstart_runs_offline_and_draws_results(notebook_home):
     assert progress_shown(nb)
     # The byte-for-byte backup of coffee.jpg is one result with a copy, not two results.
     assert "coffee (backup).jpg" in text and "+ copies" in text
+    # Duplicates: the three copies the notebook made, each grouped with its original as the keeper.
+    assert "coffee.jpg ~ coffee (backup).jpg: exact by same-bytes" in text
+    for original, copy in (("chelsea.jpg", "chelsea-whatsapp.jpg"), ("astronaut.jpg", "astronaut-small.jpg")):
+        assert f"copy: keep {original}" in text and copy in text
 
 
 @pytest.mark.slow

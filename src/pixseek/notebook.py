@@ -49,6 +49,36 @@ def progress_bar(desc: str = "indexing", unit: str = "img") -> NotebookProgress:
     return NotebookProgress(desc, unit)
 
 
+class StageProgress:
+    """A bar per stage for calls that report ``progress(stage, done, total)`` (``Library.duplicates``)."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar: NotebookProgress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, NotebookProgress(stage, "step")
+        self.bar(done, total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> StageProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def stage_progress() -> StageProgress:
+    """A progress callback for ``Library.duplicates``: one bar per stage (hashing, comparing, judging)."""
+    return StageProgress()
+
+
 def load_thumbnail(path: str | os.PathLike, size: int = 256):
     """An upright RGB PIL image whose longer side is at most ``size`` (big JPEGs decode at a
     reduced size, so a grid of 20-megapixel photos stays quick)."""
@@ -93,6 +123,16 @@ def show_hits(hits: Sequence[Any], *, columns: int = 5, title: str | None = None
     titles = [f"{h.score:.3f}  {os.path.basename(h.path)[:24]}" + (f" +{len(h.copies)}" if h.copies else "")
               for h in hits]
     return show_photos([h.path for h in hits], titles, columns=columns, title=title, size=size)
+
+
+def show_duplicates(group: Any, *, size: float = 2.6, thumb: int = 256):
+    """One group of duplicates side by side: the keeper first, each titled with its role,
+    resolution and file size."""
+    members = sorted(group.members, key=lambda m: m.path != group.keep)
+    titles = [f"{'keep' if m.path == group.keep else 'duplicate'} {m.width}x{m.height} {m.size / 1024:.0f} KB"
+              for m in members]
+    return show_photos([m.path for m in members], titles, columns=len(members), size=size, thumb=thumb,
+                       title=f"{group.kind}: " + ", ".join(os.path.basename(m.path) for m in members)[:90])
 
 
 def scatter_thumbnails(ax: Any, xy: Any, paths: Sequence[str], zoom: float = 0.25, thumb: int = 96) -> None:
