@@ -83,3 +83,27 @@ def test_index_search_and_serve_touch_no_other_machine(gallery, tmp_path, tiny_c
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("OUTSIDE "))
     assert json.loads(line[len("OUTSIDE "):]) == []
+
+
+@pytest.mark.slow
+def test_the_recorder_sees_gradio_telemetry_when_it_is_on(tmp_path):
+    """The control: a default gr.Blocks() (analytics on) tries to reach Gradio's servers, and the
+    recorder above sees it (and refuses it), so an empty list in the test above means something."""
+    pytest.importorskip("gradio")
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    script = AUDIT + textwrap.dedent('''
+        import json, time
+        import gradio as gr
+        with gr.Blocks():
+            gr.Markdown("hello")
+        for _ in range(50):  # its version check and analytics run in background threads
+            if outside:
+                break
+            time.sleep(0.2)
+        print("OUTSIDE " + json.dumps(outside))
+    ''')
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=tmp_path)
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("OUTSIDE "))
+    assert any("gradio" in attempt or "huggingface" in attempt for attempt in json.loads(line[len("OUTSIDE "):]))
