@@ -65,6 +65,36 @@ class ProgressBar:
             self.bar.close()
 
 
+class StageProgress:
+    """One bar per stage for computations that report ``(stage, done, total)`` (dedup: hashing,
+    comparing, judging); nothing when disabled."""
+
+    UNITS = {"hashing": "img", "judging": "pair"}
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar: ProgressBar | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, ProgressBar(True, desc=stage, unit=self.UNITS.get(stage, "step"))
+        self.bar(done, total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def bars_wanted(args: argparse.Namespace) -> bool:
+    """Progress bars go to a terminal, never into a pipe or next to --json."""
+    return sys.stderr.isatty() and not args.json
+
+
 # -- commands ------------------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr.isatty() and not args.json)
@@ -186,8 +216,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    bar = ProgressBar(sys.stderr.isatty() and not args.json, desc="encoding", unit="item")
     with open_library(args) as lib:
-        report = lib.evaluate_retrieval(args.captions, ks=args.ks)
+        try:
+            report = lib.evaluate_retrieval(args.captions, ks=args.ks, progress=bar)
+        finally:
+            bar.close()
     d = report.to_dict()
     if args.json:
         emit(args, d, "")
@@ -214,7 +248,12 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             emit(args, {"not_duplicate": [os.path.abspath(p) for p in args.not_duplicate]},
                  "remembered: these two are not duplicates")
             return 0
-        groups = lib.duplicates(args.paths, similar=args.similar, keep=args.keep, protect=args.protect)
+        stages = StageProgress(bars_wanted(args))
+        try:
+            groups = lib.duplicates(args.paths, similar=args.similar, keep=args.keep, protect=args.protect,
+                                    progress=stages)
+        finally:
+            stages.close()
         print_groups(args, groups)
         if args.html:
             from .dedup_html import write_html
@@ -223,14 +262,23 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"report: {os.path.abspath(args.html)}")
         if actions and groups:
-            report = lib.apply(groups, actions[0], move_to=args.move_to)
+            bar = ProgressBar(bars_wanted(args), desc=actions[0], unit="file")
+            try:
+                report = lib.apply(groups, actions[0], move_to=args.move_to, progress=bar)
+            finally:
+                bar.close()
             print_action(args, report)
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    bar = ProgressBar(bars_wanted(args), desc="restoring", unit="file")
     with open_library(args) as lib:
-        print_action(args, lib.undo(args.manifest))
+        try:
+            report = lib.undo(args.manifest, progress=bar)
+        finally:
+            bar.close()
+    print_action(args, report)
     return 0
 
 
@@ -282,6 +330,37 @@ def print_action(args: argparse.Namespace, report: ActionReport) -> None:
     print(f"{verb} {report.done} files, skipped {len(report.skipped)}")
     if report.action != "undo":
         print(f"manifest: {report.manifest}  (undo: pixseek undo {report.manifest})")
+
+
+def cmd_eval_dedup(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .dedup_eval import MODEL, PRETRAINED, evaluate_dedup
+
+    if args.model or args.pretrained:
+        model, pretrained = args.model or MODEL, args.pretrained
+    else:  # the index's model, else the one the thresholds were calibrated with
+        with open_library(args) as lib:
+            model, pretrained = (lib.spec.model, lib.spec.pretrained) if lib.recorded_model else (MODEL, PRETRAINED)
+    if args.reuse and not args.keep:
+        args.parser.error("--reuse needs --keep DIR (the folder of an earlier run)")
+    work = args.keep or tempfile.mkdtemp(prefix="pixseek-eval-dedup-")
+    bar, stages = ProgressBar(bars_wanted(args)), StageProgress(bars_wanted(args))
+    try:
+        report = evaluate_dedup(work, model=model, pretrained=pretrained, device=args.device, seed=args.seed,
+                                wallpapers=not args.no_wallpapers, reuse=args.reuse,
+                                on_step=lambda msg: print(f"pixseek: {msg}", file=sys.stderr),
+                                index_progress=bar, dedup_progress=stages)
+    finally:
+        bar.close()
+        stages.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        emit(args, report.to_dict(), "")
+    else:
+        print("\n".join(report.lines()))
+    return 0
 
 
 # -- parser ----------------------------------------------------------------------------------------------
@@ -409,6 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--captions", required=True, metavar="FILE.csv", help="CSV: image path, caption (one per row)")
     e.add_argument("--k", dest="ks", type=int, nargs="+", default=[1, 5, 10], help="the K values (default 1 5 10)")
     e.set_defaults(func=cmd_eval_retrieval)
+    e = evals.add_parser("dedup", parents=[common, model], help="precision and recall of duplicate finding",
+                         description="Build a labelled set of real pictures (scikit-image's photos and Debian "
+                                     "wallpapers, each with 10 kinds of copies and look-alikes), index it with "
+                                     "the model (--model, else the index's, else EfficientNet-Lite0), find its "
+                                     "duplicates and print pairwise precision and recall per tier and per kind "
+                                     "of copy. See docs/dedup.md.")
+    e.add_argument("--seed", type=int, default=2, help="seed of the copies' random edits (default 2; 1 is the set "
+                                                       "the thresholds were calibrated on)")
+    e.add_argument("--no-wallpapers", action="store_true", help="scikit-image's photos alone: no apt-get download, "
+                                                                "a smaller and quicker set")
+    e.add_argument("--keep", metavar="DIR", help="build the set and its index in DIR and keep them "
+                                                 "(default: a temporary folder, removed afterwards)")
+    e.add_argument("--reuse", action="store_true", help="with --keep: reuse the set built there before")
+    e.set_defaults(func=cmd_eval_dedup, parser=e)
     return parser
 
 

@@ -26,6 +26,7 @@ from .crawl import check_roots
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
 from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
+from .explore import Embeddings, load_embeddings
 from .indexer import Indexer, ProgressFn
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
@@ -236,8 +237,10 @@ class Library:
         if self.catalog.get_meta("dim") is None or len(self.store) == 0:
             raise PixseekError(f"the index in {self.db_dir} has no images yet: run `pixseek index FOLDER` first")
 
-    def evaluate_retrieval(self, captions_csv: str | os.PathLike, ks: Sequence[int] = (1, 5, 10)) -> RetrievalReport:
-        """Recall@K for text->image and image->text on captioned photos (see ``evaluation``)."""
+    def evaluate_retrieval(self, captions_csv: str | os.PathLike, ks: Sequence[int] = (1, 5, 10),
+                           progress: ProgressFn | None = None) -> RetrievalReport:
+        """Recall@K for text->image and image->text on captioned photos (see ``evaluation``).
+        ``progress(done, total)`` counts images, then captions, as they are encoded."""
         self._check_model()
         if not self.encoder.supports_text:
             raise UnsupportedQueryError(f"{_show(self.spec.id)} encodes images only: retrieval evaluation "
@@ -245,10 +248,24 @@ class Library:
         rows = read_captions(captions_csv)
         paths = list(dict.fromkeys(r.path for r in rows))
         where = {p: i for i, p in enumerate(paths)}
-        images = np.concatenate([self.vector_for(p)[0] for p in paths])
+        tick = progress or (lambda done, total: None)
+        total = len(paths) + len(rows)
+        images = []
+        for i, p in enumerate(paths):
+            images.append(self.vector_for(p)[0])
+            tick(i + 1, total)
         captions = [r.caption for r in rows]
-        texts = np.concatenate([self.encoder.encode_texts(captions[i:i + 256]) for i in range(0, len(captions), 256)])
-        return evaluate_retrieval(images, texts, [where[r.path] for r in rows], ks)
+        texts = []
+        for i in range(0, len(captions), 256):
+            texts.append(self.encoder.encode_texts(captions[i:i + 256]))
+            tick(len(paths) + min(i + 256, len(captions)), total)
+        return evaluate_retrieval(np.concatenate(images), np.concatenate(texts), [where[r.path] for r in rows], ks)
+
+    def embeddings(self, paths: Iterable[str | os.PathLike] | None = None) -> Embeddings:
+        """Every indexed photo's vector (under ``paths`` when given), for maps, clusters and
+        outliers (see :mod:`pixseek.explore`)."""
+        self._require_images()
+        return load_embeddings(self.catalog, [os.path.expanduser(os.fspath(p)) for p in paths] if paths else None)
 
     # -- duplicates (dedup.py, actions.py) -------------------------------------------------------------
     def duplicates(self, paths: Iterable[str | os.PathLike] | None = None, *, similar: bool = False,

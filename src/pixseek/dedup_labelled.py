@@ -1,8 +1,9 @@
-"""A labelled duplicate set made from real pictures, for ``dedup_eval.py`` (and the calibration).
+"""A labelled duplicate set made from real pictures, for :mod:`pixseek.dedup_eval` (``pixseek eval
+dedup``, ``bench/dedup_eval.py``) and the calibration of :mod:`pixseek.dedup`.
 
 Sources: scikit-image's photos and Debian's desktop wallpapers (``mate-backgrounds``,
-``gnome-backgrounds``, ``plasma-workspace-wallpapers``; fetched with ``apt-get download`` into
-``.cache/`` and unpacked with ``dpkg -x``, never committed). Every source is shrunk once to at most
+``gnome-backgrounds``, ``plasma-workspace-wallpapers``; fetched once with ``apt-get download`` into
+the cache folder, :func:`cache_dir`, and unpacked with ``dpkg -x``). Every source is shrunk once to at most
 1600 px (a phone-sized original) and saved as the *original*; seeded transforms make its copies:
 
 =========== ======= =====================================================================
@@ -29,6 +30,7 @@ view, and the wallpapers' light/dark and colour variants of one design. Every ot
 from __future__ import annotations
 
 import io
+import os
 import random
 import shutil
 import subprocess
@@ -38,8 +40,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache" / "dedup-eval"
+from .config import HOME_ENV, data_dir
+from .errors import PixseekError
+
 DEBS = ["mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers"]
 MAX_SIDE = 1600
 MIN_CONTRAST = 10.0  # grey standard deviation below which a source is blank
@@ -83,17 +86,37 @@ def truth(a: Item, b: Item) -> str:
 
 
 # -- sources ----------------------------------------------------------------------------------------
-def wallpaper_dir() -> Path:
+def cache_dir() -> Path:
+    """``$PIXSEEK_HOME/dedup-eval`` when set, else the user cache folder (~/.cache/pixseek/dedup-eval)."""
+    if os.environ.get(HOME_ENV, "").strip():
+        return data_dir() / "dedup-eval"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pixseek", appauthor=False)) / "dedup-eval"
+
+
+def wallpaper_dir(cache: Path | None = None) -> Path:
     """Unpack the wallpaper packages into the cache once (apt-get download + dpkg -x)."""
-    target = CACHE / "debs" / "usr" / "share"
+    debs = (cache or cache_dir()) / "debs"
+    target = debs / "usr" / "share"
     if target.is_dir():
         return target
-    debs = CACHE / "debs"
+    if not (shutil.which("apt-get") and shutil.which("dpkg")):
+        raise PixseekError("the labelled set's wallpapers come from Debian packages, and this machine has no "
+                           "apt-get: use --no-wallpapers (scikit-image's photos alone)")
     debs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", *DEBS], cwd=debs, check=True, capture_output=True)
-    for deb in debs.glob("*.deb"):
-        subprocess.run(["dpkg", "-x", str(deb), str(debs)], check=True)
-        deb.unlink()
+    try:
+        subprocess.run(["apt-get", "download", *DEBS], cwd=debs, check=True, capture_output=True, text=True,
+                       timeout=1800)
+        for deb in debs.glob("*.deb"):
+            subprocess.run(["dpkg", "-x", str(deb), str(debs)], check=True, capture_output=True, timeout=600)
+            deb.unlink()
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(debs / "usr", ignore_errors=True)  # a half-unpacked cache must not count as done
+        reason = (getattr(exc, "stderr", None) or str(exc)).strip().splitlines()
+        raise PixseekError(f"could not fetch the wallpaper packages {', '.join(DEBS)} "
+                           f"({reason[-1][:160] if reason else type(exc).__name__}): try `apt-get update`, "
+                           "or use --no-wallpapers") from exc
     return target
 
 
@@ -124,7 +147,11 @@ def _wallpapers(share: Path) -> list[tuple[str, str, Path]]:
 
 
 def _skimage() -> list[tuple[str, str, np.ndarray]]:
-    import skimage.data
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise PixseekError("the labelled set is made from scikit-image's sample photos: "
+                           "pip install scikit-image") from exc
 
     out = []
     for name in SKIMAGE:
@@ -152,8 +179,9 @@ def _shrink(img: Image.Image) -> Image.Image:
     return img
 
 
-def load_sources() -> list[tuple[str, str, Image.Image]]:
-    """(picture, scene, RGB image) for every source, shrunk to MAX_SIDE."""
+def load_sources(wallpapers: bool = True, cache: Path | None = None) -> list[tuple[str, str, Image.Image]]:
+    """(picture, scene, RGB image) for every source, shrunk to MAX_SIDE; scikit-image's photos
+    alone with ``wallpapers=False``."""
     out = []
     for picture, scene, arr in _skimage():
         if arr.dtype == bool:
@@ -161,7 +189,7 @@ def load_sources() -> list[tuple[str, str, Image.Image]]:
         if arr.ndim == 2:
             arr = np.stack([arr] * 3, axis=-1)
         out.append((picture, scene, _shrink(_rgb(Image.fromarray(arr.astype(np.uint8))))))
-    for picture, scene, path in _wallpapers(wallpaper_dir()):
+    for picture, scene, path in _wallpapers(wallpaper_dir(cache)) if wallpapers else ():
         with Image.open(path) as im:
             im.draft("RGB", (2 * MAX_SIDE, 2 * MAX_SIDE))
             out.append((picture, scene, _shrink(_rgb(im))))
@@ -244,14 +272,15 @@ def another_shot(img: Image.Image, rng: random.Random) -> Image.Image:
     return ImageEnhance.Brightness(shot.resize((w, h), Image.Resampling.LANCZOS)).enhance(rng.uniform(0.85, 1.15))
 
 
-def build_set(folder: Path, seed: int = 0, sources: list | None = None) -> list[Item]:
-    """Write the labelled set into ``folder`` (emptied first); return its items."""
+def build_set(folder: Path, seed: int = 0, sources: list | None = None, wallpapers: bool = True) -> list[Item]:
+    """Write the labelled set into ``folder`` (emptied first); return its items. ``sources``:
+    (picture, scene, image) triples, default :func:`load_sources` (``wallpapers`` passed on)."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     rng = random.Random(seed)
     items: list[Item] = []
-    for picture, scene, img in sources if sources is not None else load_sources():
+    for picture, scene, img in sources if sources is not None else load_sources(wallpapers):
         base = folder / picture
         base.mkdir()
         original = _jpeg(img, 92)
