@@ -23,6 +23,7 @@ from ..search import Query
 from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
 from ..types import EncodedQuery, Hit
 from . import render
+from .duplicates import duplicates_tab
 from .query_form import MAX_PAGE, ORIENTATION_CHOICES, ActiveSearch, SearchForm
 
 PAGE_SIZE = 24  # results per search, and per "load more"
@@ -360,8 +361,7 @@ TabBuilder = Callable[[UiContext], None]
 TABS: list[tuple[str, str, TabBuilder]] = [
     ("Search", "search", search_tab),
     ("Library", "library", library_tab),
-    # The Duplicates tab (issue 4) goes here: ("Duplicates", "duplicates", duplicates_tab), with
-    # duplicates_tab(ctx) in ui/duplicates.py; render.gallery_items shows its groups.
+    ("Duplicates", "duplicates", duplicates_tab),
 ]
 
 
