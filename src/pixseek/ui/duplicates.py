@@ -240,15 +240,16 @@ def duplicates_tab(ctx: Any) -> None:
     def cards(groups: list[dict], picks: Picks) -> None:
         for i, g in enumerate(from_state(groups)):
             pick = picks.get(str(i), {"keep": g.keep, "selected": True})
-            with gr.Group(elem_classes="px-dup-group"):
+            with gr.Group(elem_classes="px-dup-group", elem_id=f"dup-group-{i}"):
                 with gr.Row(equal_height=True):
                     gr.Markdown(group_header(i, g))
-                    tick = gr.Checkbox(label="Include in the action", value=pick["selected"], scale=0, min_width=180)
+                    tick = gr.Checkbox(label="Include in the action", value=pick["selected"], scale=0, min_width=180,
+                                       interactive=True)
                     not_btn = gr.Button("Not duplicates", size="sm", scale=0, min_width=140)
                 gr.Gallery(thumbnails(lib, g, pick["keep"]), show_label=False, columns=max(2, min(6, len(g.members))),
                            allow_preview=False, object_fit="contain", height="auto", buttons=[])
                 keeper = gr.Radio([(os.path.basename(m.path) + (" (protected)" if m.protected else ""), m.path)
-                                   for m in g.members], value=pick["keep"], label="Keep")
+                                   for m in g.members], value=pick["keep"], label="Keep", interactive=True)
                 with gr.Accordion("Evidence", open=False):
                     gr.Markdown("\n".join(f"- {evidence_line(e)}" for e in g.evidence))
             # Closures bind the group number; the state round-trips keep the choices across re-renders.
