@@ -39,6 +39,8 @@ def test_review_move_and_undo_in_the_browser(dup_photos, tmp_path):  # noqa: F81
         page.get_by_role("tab", name="Duplicates").click()
         page.locator("#find-dups").click()
         status_has(page, "3 groups")
+        page.wait_for_function(f"{CARD_IMGS}.length === 6", timeout=60_000)
+        page.locator(".px-dup-group img").last.scroll_into_view_if_needed()  # the gallery loads lazily
         page.wait_for_function(f"{CARD_IMGS}.length === 6 && {CARD_IMGS}.every(i => i.complete && i.naturalWidth > 0)",
                                timeout=60_000)
         sizes = page.evaluate(f"{CARD_IMGS}.map(i => [i.naturalWidth, i.naturalHeight])")

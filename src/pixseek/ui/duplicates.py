@@ -24,6 +24,11 @@ from . import render
 
 ACTIONS = [("Move to a quarantine folder", "move"), ("Hard-link byte-identical copies", "hardlink"),
            ("Move to the trash", "delete")]
+# Gradio widens a gallery's few tiles to the full row; copies compare better as small tiles side by side.
+CSS = """
+.px-dup-group .grid-container { grid-template-columns: repeat(auto-fill, minmax(140px, 200px)) !important;
+                                grid-template-rows: none !important; grid-auto-rows: auto !important; }
+"""
 Picks = dict[str, dict[str, Any]]  # str(group number) -> {"keep": path, "selected": bool}
 
 
@@ -58,6 +63,17 @@ def evidence_line(e: Evidence) -> str:
 
 def group_header(n: int, g: DuplicateGroup) -> str:
     return f"**Group {n + 1}** · **{g.kind}** · {len(g.members)} files"
+
+
+def members_table(g: DuplicateGroup, keep: str) -> str:
+    """One row per member (the gallery's captions are small): what tells the copies apart."""
+    rows = ["| | file | resolution | size | date | format |", "|---|---|---|---|---|---|"]
+    for m in g.members:
+        mark = "**keep**" if m.path == keep else ("protected" if m.protected else (m.link or ""))
+        dims = f"{m.width}×{m.height}" if m.width and m.height else "?"
+        rows.append(f"| {mark} | {render.code(m.path)} | {dims} | {render.human_bytes(m.size)} | "
+                    f"{member_date(m)} | {html.escape(m.format or '?')} |")
+    return "\n".join(rows)
 
 
 def summary(groups: list[DuplicateGroup], similar: bool) -> str:
@@ -246,11 +262,12 @@ def duplicates_tab(ctx: Any) -> None:
                     tick = gr.Checkbox(label="Include in the action", value=pick["selected"], scale=0, min_width=180,
                                        interactive=True)
                     not_btn = gr.Button("Not duplicates", size="sm", scale=0, min_width=140)
-                gr.Gallery(thumbnails(lib, g, pick["keep"]), show_label=False, columns=max(2, min(6, len(g.members))),
-                           allow_preview=False, object_fit="contain", height="auto", buttons=[])
+                gr.Gallery(thumbnails(lib, g, pick["keep"]), show_label=False, columns=6, allow_preview=False,
+                           object_fit="contain", height=230, buttons=[])
+                gr.Markdown(members_table(g, pick["keep"]))
                 keeper = gr.Radio([(os.path.basename(m.path) + (" (protected)" if m.protected else ""), m.path)
                                    for m in g.members], value=pick["keep"], label="Keep", interactive=True)
-                with gr.Accordion("Evidence", open=False):
+                with gr.Accordion("Evidence", open=len(g.evidence) <= 3):
                     gr.Markdown("\n".join(f"- {evidence_line(e)}" for e in g.evidence))
             # Closures bind the group number; the state round-trips keep the choices across re-renders.
             keeper.input(lambda k, s, gs, ps, i=i: choose(i, k, s, gs, ps), [keeper, tick, groups_st, picks_st],
