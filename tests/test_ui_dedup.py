@@ -132,3 +132,21 @@ def test_cards_show_thumbnails_not_originals(served):
     assert member_caption(small, small.path).startswith("KEEP · chelsea-small.jpg")  # the user's choice
     line = evidence_line(g.evidence[0])
     assert "**copy**" in line and "chelsea" in line and "cosine" in line
+
+
+def test_summary_and_plan_texts():
+    from pixseek.types import DuplicateGroup, DuplicateMember
+    from pixseek.ui.duplicates import chosen_groups, default_picks, plan_text, summary
+
+    def member(path, size):
+        return DuplicateMember(path, 1, size, 10, 10, None, "JPEG", 0, path)
+
+    g = DuplicateGroup("copy", "/p/a.jpg", [member("/p/a.jpg", 2048), member("/p/b.jpg", 1024)], [])
+    assert summary([], False).startswith("No duplicates found.")
+    assert summary([g], False).startswith("1 group (1 copy), 1 duplicate (1.0 KB)")
+    picks = default_picks([g, g])
+    picks["1"] = {"keep": "/p/b.jpg", "selected": False}
+    assert [x.keep for x in chosen_groups([g, g], picks)] == ["/p/a.jpg"]
+    picks["0"] = {"keep": "/p/b.jpg", "selected": True}
+    assert chosen_groups([g, g], picks)[0].duplicates == ["/p/a.jpg"]
+    assert plan_text([g], "delete", "").startswith("Move 1 file from 1 group to the trash?")

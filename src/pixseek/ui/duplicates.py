@@ -22,6 +22,7 @@ from ..library import Library
 from ..types import ActionReport, DuplicateGroup, DuplicateMember, Evidence
 from . import render
 
+MAX_GROUPS = 50  # shown (and acted on) at a time: the page stays light, and nothing unseen is touched
 ACTIONS = [("Move to a quarantine folder", "move"), ("Hard-link byte-identical copies", "hardlink"),
            ("Move to the trash", "delete")]
 # Gradio widens a gallery's few tiles to the full row; copies compare better as small tiles side by side.
@@ -183,8 +184,11 @@ def duplicates_tab(ctx: Any) -> None:
             groups = lib.duplicates(similar=bool(want_similar))
         except PixseekError as exc:
             return [], {}, render.problem(str(exc)), bool(want_similar)
-        return (to_state(groups), default_picks(groups), summary(groups, bool(want_similar)),
-                bool(want_similar))
+        line = summary(groups, bool(want_similar))
+        if len(groups) > MAX_GROUPS:
+            line += f" Showing the first {MAX_GROUPS}: act on them, then find again for the rest."
+            groups = groups[:MAX_GROUPS]
+        return to_state(groups), default_picks(groups), line, bool(want_similar)
 
     def choose(n: float, keep: str, selected: bool, groups: list[dict], picks: Picks) -> Picks:
         i = int(n)
