@@ -17,7 +17,8 @@ from ui_support import running_app
 gradio_client = pytest.importorskip("gradio_client")
 
 ENDPOINTS = {"/search", "/search_by_photo", "/forget_photo", "/load_more", "/detail", "/more_like_this",
-             "/folders", "/library", "/index_folder", "/rescan", "/index_progress"}
+             "/folders", "/library", "/index_folder", "/rescan", "/index_progress",
+             "/find_duplicates", "/choose", "/review_action", "/apply_duplicates", "/undo_last", "/not_duplicates"}
 
 
 @pytest.fixture(scope="module")

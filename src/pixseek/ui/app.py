@@ -23,6 +23,7 @@ from ..search import Query
 from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
 from ..types import EncodedQuery, Hit
 from . import render
+from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
 from .query_form import MAX_PAGE, ORIENTATION_CHOICES, ActiveSearch, SearchForm
 
 PAGE_SIZE = 24  # results per search, and per "load more"
@@ -69,7 +70,7 @@ def build_app(lib: Library, title: str = "pixseek") -> gr.Blocks:
 
 def launch_options(lib: Library) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch`` that the app needs (theme, CSS, limits, privacy)."""
-    return dict(theme=gr.themes.Soft(), css=CSS, share=False, quiet=True, show_error=True,
+    return dict(theme=gr.themes.Soft(), css=CSS + DUPLICATES_CSS, share=False, quiet=True, show_error=True,
                 footer_links=["api"], max_file_size="100mb", ssr_mode=False, enable_monitoring=False,
                 mcp_server=False, pwa=False, run_history=False)
 
@@ -360,8 +361,7 @@ TabBuilder = Callable[[UiContext], None]
 TABS: list[tuple[str, str, TabBuilder]] = [
     ("Search", "search", search_tab),
     ("Library", "library", library_tab),
-    # The Duplicates tab (issue 4) goes here: ("Duplicates", "duplicates", duplicates_tab), with
-    # duplicates_tab(ctx) in ui/duplicates.py; render.gallery_items shows its groups.
+    ("Duplicates", "duplicates", duplicates_tab),
 ]
 
 
