@@ -33,6 +33,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -223,8 +224,9 @@ class MilvusStore(VectorStore):
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for {t.uri}: {exc.strerror}") from exc
         try:
-            return MilvusClient(uri=t.uri, token=auth.token, user=auth.user, password=auth.password,
-                                db_name=t.db_name, timeout=CONNECT_TIMEOUT_S)
+            return _with_retry(lambda: MilvusClient(uri=t.uri, token=auth.token, user=auth.user,
+                                                    password=auth.password, db_name=t.db_name,
+                                                    timeout=CONNECT_TIMEOUT_S))
         except Exception as exc:
             if t.lite:
                 raise StoreError(
@@ -536,6 +538,18 @@ def _merge_top_k(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np
     ids = np.concatenate([p[1] for p in parts], axis=1)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def _with_retry(connect, attempts: int = 2, pause_s: float = 1.0):
+    """A channel the server dropped (gRPC GOAWAY after a long idle, e.g. "too_many_pings") fails the
+    first connection after it; a new attempt gets a fresh channel. Real errors fail every attempt."""
+    for attempt in range(attempts):
+        try:
+            return connect()
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
 
 
 def _reason(exc: BaseException) -> str:
