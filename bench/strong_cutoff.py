@@ -22,7 +22,6 @@ import argparse
 import math
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,9 @@ sys.path.insert(0, str(ROOT / "src"))
 import pixseek  # noqa: E402
 from pixseek import Query  # noqa: E402
 from pixseek.search.cutoff import STRONG_Z, background_sample, strong_cutoff  # noqa: E402
+from wallpapers import unpack  # noqa: E402  (bench/wallpapers.py: the same four Debian packages)
 
 CACHE = ROOT / ".cache" / "query-bench"
-DEBS = ["mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers"]
 SKIMAGE = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
            "moon", "camera", "page", "brick", "grass", "gravel", "coins", "clock", "horse", "cell", "colorwheel"]
 SIDE = 768
@@ -48,22 +47,10 @@ ZS = [2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0]
 NULL_SHARE = 0.2  # of the originals, held out as null queries
 
 
-def fetch_wallpapers() -> Path:
-    debs, root = CACHE / "debs", CACHE / "root"
-    debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in DEBS if not list(debs.glob(f"{p}_*.deb"))]
-    if missing:
-        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
-    if not root.exists():
-        for deb in sorted(debs.glob("*.deb")):
-            subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-    return root
-
-
 def originals() -> list[tuple[str, str, Image.Image]]:
     """(name, design, picture) for every distinct source picture."""
     out = []
-    root = fetch_wallpapers()
+    root = unpack(CACHE)
     seen: set[tuple[str, str]] = set()
     for path in sorted(root.rglob("*")):
         if path.suffix.lower() not in (".jpg", ".jpeg", ".png") or path.is_symlink() or not path.is_file():
