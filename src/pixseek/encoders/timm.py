@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
+from .pixels import fast_transform
 from .towers import gpu_autocast, to_device
 from .weights import WHEEL_WEIGHTS, read_checkpoint
 
@@ -53,6 +54,7 @@ class TimmEncoder(Encoder):
         self.dim = int(getattr(self.model, "head_hidden_size", None) or self.model.num_features)
         self.data_config = timm.data.resolve_data_config({}, model=self.model)
         self.transform = timm.data.create_transform(**self.data_config)
+        self._fast_transform = fast_transform(self.transform)  # same pixels, torch's SIMD resize
         self.input_size = resize_target(self.transform, self.data_config)
 
     def __repr__(self) -> str:
@@ -61,7 +63,7 @@ class TimmEncoder(Encoder):
     def preprocess(self, image: Image.Image):
         if image.mode != "RGB":
             image = image.convert("RGB")
-        return self.transform(image)
+        return (self._fast_transform or self.transform)(image)
 
     def encode_pixels(self, batch) -> np.ndarray:
         import torch
