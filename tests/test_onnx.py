@@ -197,3 +197,20 @@ def test_cli_backend_and_precision(gallery16, tiny_clip, tmp_path):
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2
     proc = run("search", "a cat", "--db", db, "--backend", "torch", "--precision", "int8")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "int8 runs on ONNX Runtime" in proc.stderr
+
+
+def test_vit_export_uses_fused_attention_and_a_patch_matmul(tiny_clip):
+    """The image graph has ORT's MultiHeadAttention per block and no convolution (the patch
+    embedding is a matmul, so int8 covers it); the torch model is left as it was."""
+    import onnx
+
+    torch_enc = load_encoder(ModelSpec(tiny_clip))
+    visual = torch_enc.model.visual
+    enc = ox.OnnxEncoder(torch_enc)
+    ops = [n.op_type for n in onnx.load(str(enc.folder / "image.fp32.onnx")).graph.node]
+    assert ops.count("MultiHeadAttention") == len(visual.transformer.resblocks)
+    assert "Conv" not in ops
+    int8_ops = [n.op_type for n in onnx.load(str(enc.folder / "image.int8.onnx")).graph.node]
+    assert "MultiHeadAttention" in int8_ops and "Conv" not in int8_ops
+    assert torch_enc.model.visual is visual and isinstance(visual.conv1, torch.nn.Conv2d)
+    assert all(isinstance(b.attn, torch.nn.MultiheadAttention) for b in visual.transformer.resblocks)

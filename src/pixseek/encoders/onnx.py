@@ -12,6 +12,13 @@ encoded both ways. When the mean cosine to fp32 is below ``INT8_MIN_COSINE`` or 
 neighbour overlap below ``INT8_MIN_OVERLAP``, the model stays on fp32 for good and says so (the
 verdict is cached with the model). Until the verdict, fp32 vectors are what gets stored.
 
+The exported open_clip ViT image tower is rewritten for ONNX Runtime's CPU kernels (the torch
+model is untouched, and the fp32 export gives the same vectors): each block's attention becomes
+one ``com.microsoft.MultiHeadAttention`` node instead of ~20 reshapes, transposes and matmuls, and
+the patch embedding (a convolution whose stride equals its kernel) becomes a matmul over the
+flattened patches, so that int8 quantises it like the other GEMMs. ViT-B-32 int8, batch 32, 2
+cores: 59 -> 65 images/s; the GEMMs are then 77% of the time, at about the VNNI int8 peak.
+
     >>> enc = OnnxEncoder(load_encoder(ModelSpec("ViT-B-32")), precision="int8")
     >>> enc.encode_texts(["a red bicycle"]).shape
     (1, 512)
@@ -19,6 +26,7 @@ verdict is cached with the model). Until the verdict, fp32 vectors are what gets
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -27,18 +35,22 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+from torch import nn
 
 from ..errors import ModelLoadError
 from .base import Encoder, l2_normalize
+from .towers import _plain_block
 
 BACKENDS = ("auto", "torch", "onnx")
 PRECISIONS = ("fp32", "int8")
-EXPORT_VERSION = 1  # bump when the exported graphs change, so caches are rebuilt
+EXPORT_VERSION = 2  # bump when the exported graphs change, so caches are rebuilt
 OPSET = 17
 CACHE_ENV = "PIXSEEK_CACHE"
 
@@ -226,7 +238,8 @@ def _export_into(enc: Encoder, tmp: Path) -> dict:
             "context_length": None, "export_version": EXPORT_VERSION}
     # grad stays on: under no_grad, nn.MultiheadAttention takes a fused fast path ONNX cannot express
     with torch.inference_mode(False), torch.enable_grad():
-        _export(ImageTower(model, kind), pixels, tmp / "image.fp32.onnx", "pixels")
+        with _ort_friendly_visual(model, kind):
+            _export(ImageTower(model, kind), pixels, tmp / "image.fp32.onnx", "pixels")
         if enc.supports_text:
             tower = TextTower(model)
             ctx = int(getattr(model, "context_length", 77))
@@ -239,6 +252,90 @@ def _export_into(enc: Encoder, tmp: Path) -> dict:
         if src.exists():
             _quantize(src, tmp / f"{part}.int8.onnx")
     return meta
+
+
+@contextmanager
+def _ort_friendly_visual(model, kind: str | None):
+    """While exporting, ``model.visual`` is a copy with ORT's fused attention and the patch
+    embedding as a matmul (see the module notes); the model is restored afterwards."""
+    visual = getattr(model, "visual", None) if kind == "open_clip" else None
+    blocks = list(getattr(getattr(visual, "transformer", None), "resblocks", None) or [])
+    if visual is None or not blocks:
+        yield
+        return
+    fused = copy.deepcopy(visual)
+    for block in fused.transformer.resblocks:
+        if _plain_block(block):
+            block.attn = _FusedSelfAttention(block.attn)
+    conv = getattr(fused, "conv1", None)
+    if isinstance(conv, nn.Conv2d) and _PatchMatMul.fits(conv):
+        fused.conv1 = _PatchMatMul(conv)
+    model.visual = fused
+    try:
+        yield
+    finally:
+        model.visual = visual
+
+
+class _OrtMultiHeadAttention(torch.autograd.Function):
+    """Scaled dot-product attention of ``(N, L, width)`` q, k, v with ``heads`` heads; exported
+    as one ``com.microsoft.MultiHeadAttention`` node (ONNX Runtime's CPU kernel)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, heads: int):
+        batch, length, width = q.shape
+
+        def split(t):
+            return t.reshape(batch, -1, heads, width // heads).transpose(1, 2)
+
+        out = nn.functional.scaled_dot_product_attention(split(q), split(k), split(v))
+        return out.transpose(1, 2).reshape(batch, length, width)
+
+    @staticmethod
+    def symbolic(g, q, k, v, heads: int):
+        out = g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=heads)
+        out.setType(q.type())
+        return out
+
+
+class _FusedSelfAttention(nn.Module):
+    """Drop-in for a batch-first ``nn.MultiheadAttention`` used as self-attention without a mask
+    (open_clip's image blocks); any other call runs the original module."""
+
+    def __init__(self, attn: nn.MultiheadAttention) -> None:
+        super().__init__()
+        self.attn = attn
+
+    def forward(self, query, key, value, need_weights: bool = False, attn_mask=None, **kwargs):
+        a = self.attn
+        if attn_mask is not None or need_weights or kwargs or key is not query or value is not query:
+            return a(query, key, value, need_weights=need_weights, attn_mask=attn_mask, **kwargs)
+        q, k, v = nn.functional.linear(query, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
+        return a.out_proj(_OrtMultiHeadAttention.apply(q, k, v, a.num_heads)), None
+
+
+class _PatchMatMul(nn.Module):
+    """A convolution with stride == kernel and no padding, as (flattened patches) @ weight."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.patch = conv.kernel_size
+        self.out_channels = conv.out_channels
+        self.weight = nn.Parameter(conv.weight.detach().reshape(conv.out_channels, -1).clone())
+        self.bias = conv.bias
+
+    @staticmethod
+    def fits(conv: nn.Conv2d) -> bool:
+        return (conv.stride == conv.kernel_size and conv.padding in (0, (0, 0)) and conv.groups == 1
+                and conv.dilation == (1, 1) and conv.padding_mode == "zeros")
+
+    def forward(self, x):
+        (ph, pw), (n, c, h, w) = self.patch, x.shape
+        gh, gw = h // ph, w // pw
+        x = x[:, :, :gh * ph, :gw * pw]  # as the convolution, a partial last patch is dropped
+        x = x.reshape(n, c, gh, ph, gw, pw).permute(0, 2, 4, 1, 3, 5).reshape(n, gh * gw, c * ph * pw)
+        y = nn.functional.linear(x, self.weight, self.bias)
+        return y.transpose(1, 2).reshape(n, self.out_channels, gh, gw)
 
 
 def _export(module, example, path: Path, input_name: str) -> None:
