@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -214,3 +215,26 @@ def test_vit_export_uses_fused_attention_and_a_patch_matmul(tiny_clip):
     assert "MultiHeadAttention" in int8_ops and "Conv" not in int8_ops
     assert torch_enc.model.visual is visual and isinstance(visual.conv1, torch.nn.Conv2d)
     assert all(isinstance(b.attn, torch.nn.MultiheadAttention) for b in visual.transformer.resblocks)
+
+
+def test_warm_up_loads_the_sessions_the_next_batch_needs(tiny_clip):
+    enc = load_encoder(ModelSpec(tiny_clip), backend="onnx", precision="int8")
+    enc.warm_up()  # no verdict yet: the first batch runs both ways
+    assert set(enc._sessions) == {"image.fp32", "image.int8"}
+    fp32 = load_encoder(ModelSpec(tiny_clip), backend="onnx")
+    fp32.warm_up()
+    assert set(fp32._sessions) == {"image.fp32"}
+
+
+def test_indexing_warms_the_encoder_up_in_the_background(gallery16, tiny_clip, tmp_path, monkeypatch):
+    calls = []
+    real = ox.OnnxEncoder.warm_up
+
+    def spy(self):
+        calls.append(threading.current_thread().name)
+        real(self)
+
+    monkeypatch.setattr(ox.OnnxEncoder, "warm_up", spy)
+    with pixseek.open(tmp_path / "db", model=tiny_clip, backend="onnx") as lib:
+        assert lib.index([gallery16]).added == 16
+    assert calls == ["pixseek-warm-up"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +46,13 @@ class _Prepared:
     taken_at: str | None = None
     format: str | None = None
     hashes: ImageHashes | None = None  # perceptual hashes, for dedup
+
+
+def _quietly(fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: S110 (the caller meets the same error where it can report it)
+        pass
 
 
 def content_hash(data: bytes) -> str:
@@ -158,6 +166,9 @@ class Indexer:
     # -- the pipeline ------------------------------------------------------------------------------
     def _encode_all(self, work: list[tuple[FileInfo, FileRow | None]], report: IndexReport) -> None:
         encoder = self._encoder_factory()
+        # a lazily loading back end (ONNX Runtime sessions) loads while the first photos decode;
+        # a failure here is raised again, with its message, by the first encode
+        threading.Thread(target=_quietly, args=(encoder.warm_up,), name="pixseek-warm-up", daemon=True).start()
         known = frozenset(self.catalog.known_shas())
         min_side = None if self.exact_decode else encoder.input_size
         total, done = len(work), 0

@@ -57,6 +57,10 @@ class Encoder(ABC):
     def encode_pixels(self, batch) -> np.ndarray:
         """A stacked batch of preprocessed tensors (N, C, H, W) -> (N, dim) float32, normalised."""
 
+    def warm_up(self) -> None:
+        """Finish loading what the first ``encode_pixels`` would (a no-op unless the back end
+        loads lazily). The indexer runs it in a thread while the first photos decode."""
+
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """PIL RGB images -> (N, dim) float32, L2-normalised."""
         import torch
