@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -120,6 +119,21 @@ def decode_ms(paths: list[str], min_side: int | None) -> float:
     return (time.perf_counter() - start) / len(paths) * 1000
 
 
+def prepare_ms(folder: str, enc) -> float:
+    """CPU-ms per photo of everything the indexer does to a photo before encoding it (read, hash,
+    decode, orient, preprocess, perceptual hashes): its own ``_prepare``, serially, best of two."""
+    from pixseek.indexer import _prepare
+
+    files = list(crawl([folder]))
+    best = float("inf")
+    for _ in range(2):
+        start = time.process_time()
+        for f in files:
+            _prepare(f, None, enc, frozenset(), None, enc.input_size)
+        best = min(best, (time.process_time() - start) / len(files) * 1000)
+    return best
+
+
 def pixseek_index(folder: str, args, db: Path):
     lib = pixseek.open(db, model=args.model, pretrained=args.pretrained, device=args.device,
                        backend=args.backend, precision=args.precision)
@@ -202,6 +216,11 @@ def main() -> None:
     label = f"{type(enc).__name__} {getattr(enc, 'active_precision', 'fp32')}"
     enc_rate = model_only(enc.encode_pixels, tensors, 32)
     print(f"model only, pixseek ({label}): {enc_rate:6.2f} images/s  ({enc_rate * per_image / gflops:.0%} of sgemm)")
+    # what the decode workers do per photo, against what the encoder does (which uses every core)
+    prep = prepare_ms(args.folder, enc)
+    encode_cpu = (os.cpu_count() or 1) / enc_rate * 1000
+    print(f"CPU work per photo: preparing it (read, hash, decode, preprocess, perceptual hashes) {prep:.0f} ms, "
+          f"encoding it {encode_cpu:.0f} ms" + (" (on the CPU)" if args.device == "cpu" else ""))
     del enc
 
     # -- the plain loop and pixseek index, alternated; the best of each counts -------------------------
