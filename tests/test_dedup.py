@@ -332,3 +332,81 @@ def test_move_across_file_systems_copies_verifies_and_undoes(lib, dup_gallery, t
     assert not list((tmp_path / "q").rglob("*.tmp"))
     assert lib.undo(report.manifest).done == 6
     assert {p: (md5(p), os.stat(p).st_mtime_ns) for p in dup_gallery.rglob("*.*")} == before
+
+
+# -- blank pictures and colour variants: look alike to the hashes, are not copies ---------------------
+def _alpha_only(path, pattern: str) -> None:
+    """A white RGBA picture whose design lives only in its transparency (as some MATE wallpapers)."""
+    y, x = np.mgrid[0:240, 0:320]
+    alpha = {"stripes": (x // 20) % 2 * 255, "rings": ((np.hypot(x - 160, y - 120) // 15) % 2) * 255,
+             "ramp": x * 255 // 319}[pattern]
+    rgba = np.dstack([np.full((240, 320, 3), 255), alpha]).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(path)
+
+
+def test_blank_pictures_are_copies_of_nothing(gallery, tmp_path):
+    """Pictures that flatten to one blank white (designs drawn only in transparency, a white JPEG)
+    share every hash and the embedding, yet are different files: no group. Two files with the same
+    pixels and transparency are one picture: exact."""
+    for name in ("stripes", "rings", "ramp"):
+        _alpha_only(gallery / f"{name}.png", name)
+    Image.new("RGB", (320, 240), "white").save(gallery / "white.jpg", quality=95)
+    Image.open(gallery / "rings.png").save(gallery / "rings-again.png", compress_level=1)  # other bytes
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([gallery])
+        groups = [g for g in lib.duplicates() if any(m.path.endswith(".png") for m in g.members)]
+        assert [sorted(map(os.path.basename, (m.path for m in g.members))) for g in groups] == [
+            ["rings-again.png", "rings.png"]]
+        assert groups[0].kind == "exact" and groups[0].evidence[0].rule == "same-pixels"
+        # with --similar they may be called similar (they look alike), never copies
+        similar = [g for g in lib.duplicates(similar=True) if any("stripes" in m.path for m in g.members)]
+        assert all(g.kind == "similar" for g in similar)
+
+
+def test_pixel_hashes_of_older_versions_are_made_again(gallery, tmp_path):
+    """pixseek before p2 flattened transparency into its stored pixel hashes: those are not trusted."""
+    from pixseek.hashing import PIXEL_HASH_VERSION, pixel_hash
+
+    _alpha_only(gallery / "stripes.png", "stripes")
+    _alpha_only(gallery / "rings.png", "rings")
+    assert pixel_hash(gallery / "stripes.png").startswith(PIXEL_HASH_VERSION)
+    assert pixel_hash(gallery / "stripes.png") != pixel_hash(gallery / "rings.png")
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([gallery])
+        rows = [lib.catalog.row_by_path(str(gallery / n)) for n in ("stripes.png", "rings.png")]
+        with lib.catalog.transaction() as db:
+            for row in rows:  # what the old version stored: the hash of the flattened white
+                lib.catalog.set_pixel_hash(db, row.sha, "0" * 32)
+        assert not [g for g in lib.duplicates() if any("stripes" in m.path for m in g.members)]
+        assert lib.catalog.pixel_hashes([rows[0].sha])[rows[0].sha].startswith(PIXEL_HASH_VERSION)
+
+
+def test_a_colour_variant_is_not_passed_off_as_a_crop(gallery, tmp_path):
+    """A recoloured variant of a design (hue moved, a detail changed: as Ubuntu MATE's Cold and
+    Radioactive wallpapers) lines up with the original as a whole, so the crop rule's looser colour
+    test must not rescue it. The same recolouring of the very same picture is an edited copy, and a
+    real light crop still is a copy."""
+    from PIL import ImageDraw
+
+    coffee = Image.open(gallery / "coffee.jpg")
+    w, h = coffee.size
+    hsv = np.asarray(coffee.convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(int) + 9) % 256  # ~13 degrees: colour distance ~0.1
+    recoloured = Image.fromarray(hsv, "HSV").convert("RGB")
+    variant = recoloured.copy()
+    ImageDraw.Draw(variant).ellipse((w // 2 - w // 10, h // 2 - h // 10, w // 2 + w // 10, h // 2 + h // 10),
+                                    fill=(40, 40, 40))  # pHash moves 8 bits
+    variant.save(gallery / "coffee-variant.jpg", quality=92)
+    astronaut = Image.open(gallery / "astronaut.jpg")
+    hsv = np.asarray(astronaut.convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(int) + 9) % 256
+    Image.fromarray(hsv, "HSV").convert("RGB").save(gallery / "astronaut-recoloured.jpg", quality=92)
+    chelsea = Image.open(gallery / "chelsea.jpg")
+    w, h = chelsea.size
+    chelsea.crop((w // 12, h // 12, w - w // 12, h - h // 12)).save(gallery / "chelsea-crop.jpg", quality=92)
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([gallery])
+        groups = {os.path.basename(g.keep): sorted(map(os.path.basename, g.duplicates)) for g in lib.duplicates()}
+    assert "coffee.jpg" not in groups and "coffee-variant.jpg" not in groups
+    assert groups.get("astronaut.jpg") == ["astronaut-recoloured.jpg"]
+    assert groups.get("chelsea.jpg") == ["chelsea-crop.jpg"]

@@ -401,3 +401,20 @@ def test_image_extensions():
     assert all(e.startswith(".") and e == e.lower() for e in exts)
     if "avif" in features.modules and features.check_module("avif"):
         assert ".avif" in exts
+
+
+def test_keep_alpha_returns_the_upright_transparency(tmp_path):
+    rgba = np.zeros((20, 40, 4), np.uint8)
+    rgba[..., 3] = np.arange(40, dtype=np.uint8)[None, :] * 6  # alpha grows left to right
+    img = Image.fromarray(rgba, "RGBA")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    img.save(tmp_path / "a.png", exif=exif)
+    d = decode_image(tmp_path / "a.png", keep_alpha=True)
+    assert d.image.mode == "RGB" and d.alpha is not None and d.alpha.mode == "L"
+    assert d.alpha.size == d.image.size == (20, 40)
+    a = np.asarray(d.alpha)
+    assert a[0, 0] < a[-1, 0]  # left-to-right became top-to-bottom
+    assert decode_image(tmp_path / "a.png").alpha is None  # only when asked
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.png")
+    assert decode_image(tmp_path / "b.png", keep_alpha=True).alpha is None

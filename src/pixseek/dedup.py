@@ -13,8 +13,13 @@ How a run goes (docs/dedup.md has the measurements behind every number):
    - ``copy``/``hash``: pHash within ``hash_phash`` bits, grey thumbnails correlate
      ``>= hash_grey``, colours agree (or one side is grey), embedding ``>= hash_gate_cos``;
    - ``copy``/``crop``: embedding ``>= crop_cos``, the grey thumbnail matches a light crop of the
-     other's ``>= crop_aligned``, pHash within ``crop_phash``, colours agree;
-   - ``similar``/``embedding`` (only when asked): embedding ``>= similar_cos``.
+     other's ``>= crop_aligned``, pHash within ``crop_phash``, colours agree (loosely, as crop
+     cells no longer line up, unless the whole thumbnails line up: then it is no crop);
+   - ``similar``/``embedding`` (only when asked): embedding ``>= similar_cos``;
+   - a *blank* picture (grey thumbnail spread below ``flat_contrast`` levels: a solid colour, or a
+     pattern drawn only in transparency and flattened on white) has no structure for the hash and
+     crop rules to compare: it is a copy of nothing, only ``exact`` (same bytes, or same decoded
+     pixels, alpha included) of an equal one.
 
    The colour test is what keeps a dark or recoloured variant of a design apart from a brightened
    or grey copy: those move the grey structure too little for pHash or the embedding to tell.
@@ -38,8 +43,8 @@ import numpy as np
 
 from .catalog import Catalog, FileRow
 from .errors import ImageDecodeError, PixseekError
-from .hashing import (ImageHashes, chromaticity, colour_distance, grey_views, hamming_many, perceptual_hashes,
-                      pixel_hash)
+from .hashing import (PIXEL_HASH_VERSION, ImageHashes, chromaticity, colour_distance, contrast, grey_views,
+                      hamming_many, perceptual_hashes, pixel_hash)
 from .imaging import decode_image
 from .simjoin import EXACT_MAX, similar_pairs
 from .stores.base import VectorStore
@@ -73,6 +78,7 @@ class Thresholds:
     color: float = 0.07  # mean r:g:b share distance allowed between two colour pictures (hash rule)
     crop_color: float = 0.12  # ... for a crop (its thumbnail cells no longer line up)
     grey_saturation: float = 6.0  # below this a picture counts as grey (any colour test passes)
+    flat_contrast: float = 2.0  # grey thumbnail spread (levels) below which a picture is blank
     similar_cos: float = 0.80
     pixels_phash: int = 4  # below this (and same size) the decoded pixels are compared
     near_phash: int = 4  # "near-identical" (a re-save: re-encode, resize, format): evidence that
@@ -129,6 +135,7 @@ class _Edge:
     rule: str
     scores: dict[str, float]
     near: bool = False  # the same picture re-saved: exact, or a hash match within `near_*`
+    pixels_only: bool = False  # blank pictures: evidence only if their decoded pixels are equal
 
     @property
     def strength(self) -> tuple[int, int, float]:
@@ -254,10 +261,16 @@ def _judge(catalog: Catalog, store: Callable[[], VectorStore] | None, reps: list
                                    keys[start:start + PAIR_CHUNK, 1], cos[start:start + PAIR_CHUNK], th, similar,
                                    grey)
         for i, j, edge in chunk_edges:
-            if edge.tier == "copy" and _maybe_same_pixels(reps[i], reps[j], edge, th):
-                pa, pb = _pixels(catalog, reps[i], pix_cache), _pixels(catalog, reps[j], pix_cache)
+            if edge.tier == "copy" and (edge.pixels_only or _maybe_same_pixels(reps[i], reps[j], edge, th)):
+                same_size = (reps[i].width, reps[i].height) == (reps[j].width, reps[j].height)
+                pa = _pixels(catalog, reps[i], pix_cache) if same_size else None
+                pb = _pixels(catalog, reps[j], pix_cache) if same_size else None
                 if pa is not None and pa == pb:
                     edge = _Edge("exact", "same-pixels", edge.scores, True)
+                elif edge.pixels_only and similar and edge.scores["cosine"] >= th.similar_cos:
+                    edge = _Edge("similar", "embedding", edge.scores)
+                elif edge.pixels_only:
+                    continue
             edges[(reps[i].sha, reps[j].sha)] = edge
             edges[(reps[j].sha, reps[i].sha)] = edge
         if progress:
@@ -278,6 +291,7 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
     greyish = np.zeros(n, bool)
     is_hash = np.zeros(n, bool)
     is_crop = np.zeros(n, bool)
+    blank = np.zeros(n, bool)  # one side is blank: its hashes and thumbnails say nothing
     h = np.flatnonzero(hashed)
     if len(h):
         ph[h] = hamming_many(phashes[I[h]], phashes[J[h]])
@@ -293,6 +307,7 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
         pos = {u: k for k, u in enumerate(units)}
         thumbs = _thumbnails(catalog, hashes, [reps[u].sha for u in units])
         whole = grey_views([thumbs[reps[u].sha].grey for u in units], whole_only=True)[:, 0]
+        flat = contrast([thumbs[reps[u].sha].grey for u in units]) < th.flat_contrast
         shares, bright, colourful = chromaticity([thumbs[reps[u].sha].color for u in units])
         grey_out.update(reps[units[k]].sha for k in np.flatnonzero(colourful < th.grey_saturation))
         va = np.array([pos[int(x)] for x in I[look]])
@@ -300,13 +315,19 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
         grey[look] = np.einsum("pk,pk->p", whole[va], whole[vb])
         color[look] = colour_distance(shares[va], bright[va], shares[vb], bright[vb])
         greyish[look] = np.minimum(colourful[va], colourful[vb]) < th.grey_saturation
+        blank[look] = flat[va] | flat[vb]
         agree = (color[look] <= th.color) | greyish[look]
-        agree_crop = (color[look] <= th.crop_color) | greyish[look]
+        # a crop's colour cells no longer line up, hence its looser colour test; but two pictures
+        # whose whole thumbnails already line up are not a crop of each other, and get the strict
+        # one, unless their pHashes say the very same structure (brightening clips highlights,
+        # which moves the colour shares of an exact copy a little)
+        uncropped = (grey[look] >= th.hash_grey) & (ph[look] > th.near_phash)
+        agree_crop = np.where(uncropped, agree, color[look] <= th.crop_color) | greyish[look]
         # a very close embedding stands in for the grey thumbnail, which aliasing spoils when a
         # fine texture is shrunk a lot
         close = (cos[look] >= th.close_cos) & (ph[look] <= th.close_phash)
-        is_hash[look] = maybe_hash[look] & agree & ((grey[look] >= th.hash_grey) | close)
-        try_crop = maybe_crop[look] & agree_crop & ~is_hash[look]
+        is_hash[look] = maybe_hash[look] & agree & ((grey[look] >= th.hash_grey) | close) & ~blank[look]
+        try_crop = maybe_crop[look] & agree_crop & ~is_hash[look] & ~blank[look]
         crop_pairs = np.flatnonzero(try_crop)
         for start in range(0, len(crop_pairs), 1024):  # the 19 views, for these few pairs only
             c = crop_pairs[start:start + 1024]
@@ -318,8 +339,10 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
             b_to_a = np.einsum("pk,pvk->pv", views[ca, 0], views[cb]).max(axis=1)
             aligned[look[c]] = np.maximum(a_to_b, b_to_a)
             is_crop[look[c]] = aligned[look[c]] >= th.crop_aligned
+    # blank pictures that hash alike: the same picture only if their pixels are (checked by _judge)
+    blank_twins = blank & maybe_hash & (ph <= th.pixels_phash) & ~is_hash & ~is_crop
     out = []
-    for k in np.flatnonzero(is_hash | is_crop | ((cos >= th.similar_cos) if similar else False)):
+    for k in np.flatnonzero(is_hash | is_crop | blank_twins | ((cos >= th.similar_cos) if similar else False)):
         scores: dict[str, float] = {"cosine": round(float(cos[k]), 4)}
         if hashed[k]:
             scores["phash"] = int(ph[k])
@@ -333,6 +356,8 @@ def _judge_chunk(catalog: Catalog, reps: list[FileRow], hashes: dict[str, ImageH
             edge = _Edge("copy", "hash", scores, bool(near))
         elif is_crop[k]:
             edge = _Edge("copy", "crop", scores)
+        elif blank_twins[k]:
+            edge = _Edge("copy", "hash", scores, pixels_only=True)
         else:
             edge = _Edge("similar", "embedding", scores)
         out.append((int(I[k]), int(J[k]), edge))
@@ -355,6 +380,8 @@ def _pixels(catalog: Catalog, row: FileRow, cache: dict[str, str | None]) -> str
     if row.sha in cache:
         return cache[row.sha]
     stored = catalog.pixel_hashes([row.sha]).get(row.sha)
+    if stored is not None and not stored.startswith(PIXEL_HASH_VERSION):
+        stored = None  # made by an older pixseek, which flattened transparency: made again
     if stored is None:
         try:
             stored = pixel_hash(row.path)

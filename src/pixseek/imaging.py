@@ -79,6 +79,9 @@ class DecodedImage:
     height: int
     taken_at: str | None  # EXIF capture date as 'YYYY-MM-DDTHH:MM:SS', else None
     format: str | None  # Pillow format name, e.g. 'JPEG'
+    # the upright alpha channel ("L") of a picture with transparency, when asked for (keep_alpha);
+    # ``image`` has it flattened on white, which can make different pictures look the same
+    alpha: Image.Image | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,13 +142,15 @@ def decode_image(
     *,
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    keep_alpha: bool = False,
 ) -> DecodedImage:
     """Decode a file (path) or its bytes into an upright RGB image.
 
     ``min_side``: the caller will resize so the shorter side is ``min_side``; the decoder may
     then return a smaller image (JPEG DCT scaling, then a bicubic shrink) whose shorter side is
     at least ``2 * min_side`` (or the full image, if that is smaller). ``width``/``height``
-    always describe the full-size upright image. Raises :class:`ImageDecodeError` for every
+    always describe the full-size upright image. ``keep_alpha``: also return the alpha channel of
+    a picture with transparency (``alpha``, the size of ``image``). Raises :class:`ImageDecodeError` for every
     failure, including images over ``max_pixels`` (checked from the header, before any pixel
     is allocated).
 
@@ -157,7 +162,7 @@ def decode_image(
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
     short_side = None if min_side is None else (lambda w, h: min_side)
-    return _decode(source, max_pixels=max_pixels, short_side_needed=short_side)
+    return _decode(source, max_pixels=max_pixels, short_side_needed=short_side, keep_alpha=keep_alpha)
 
 
 def make_thumbnail(
@@ -211,11 +216,12 @@ def _decode(
     *,
     max_pixels: int,
     short_side_needed: Callable[[int, int], int] | None,
+    keep_alpha: bool = False,
 ) -> DecodedImage:
     _register_plugins()
     with _open_stream(source) as fp:
         try:
-            return _decode_stream(fp, max_pixels, short_side_needed)
+            return _decode_stream(fp, max_pixels, short_side_needed, keep_alpha)
         except ImageDecodeError:
             raise
         except Exception as exc:  # MemoryError included: a bad file never escapes raw
@@ -223,7 +229,8 @@ def _decode(
 
 
 def _decode_stream(
-    fp: BinaryIO, max_pixels: int, short_side_needed: Callable[[int, int], int] | None
+    fp: BinaryIO, max_pixels: int, short_side_needed: Callable[[int, int], int] | None,
+    keep_alpha: bool = False,
 ) -> DecodedImage:
     img = _open_image(fp)
     width, height = img.size
@@ -244,10 +251,12 @@ def _decode_stream(
         img = img.transpose(_TRANSPOSE[orientation])
     if orientation in (5, 6, 7, 8):
         width, height = height, width
+    alpha = img.convert("RGBA").getchannel("A") if keep_alpha and _has_alpha(img) else None
     img = _to_rgb(img)
     if need is not None:
         img = _shrink(img, need)
-    return DecodedImage(img, width, height, _capture_date(exif), fmt)
+        alpha = _shrink(alpha, need) if alpha is not None else None
+    return DecodedImage(img, width, height, _capture_date(exif), fmt, alpha)
 
 
 @contextmanager
