@@ -185,10 +185,11 @@ for g in groups:
     show_duplicates(g)'''),
     new_markdown_cell('''\
 Our three copies are found, each with its original as the keeper (and, with the wallpapers in the
-gallery, the three sizes of the *Elephants* wallpaper). Look at the other groups before acting on them: some MATE wallpapers are
-white pixels whose pattern lives only in their transparency, so they flatten to the same blank
-picture; and two colour variants of one Ubuntu MATE design can land together. That is why
-`duplicates()` only reports, and an action needs to be asked for.
+gallery, the three sizes of the *Elephants* wallpaper). Some pictures look alike without being
+copies, and stay apart: MATE wallpapers whose pattern lives only in their transparency flatten to
+the same blank white (blank pictures are only ever `exact` duplicates, transparency included), and
+Ubuntu MATE's colour schemes of one design differ in colour. Still, `duplicates()` only reports:
+an action needs to be asked for.
 
 The evidence says why two files count as one picture: the rule that fired and its scores
 (embedding cosine, pHash distance, thumbnail correlation, colour distance).'''),
