@@ -10,11 +10,13 @@ camera roll: ~40 files of 2560-5640 px. Nothing is committed; the cache is reuse
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from pixseek.samples import unpack_debian_packages  # noqa: E402
 
 PACKAGES = ["plasma-workspace-wallpapers", "mate-backgrounds", "gnome-backgrounds", "ukui-wallpapers"]
 MIN_SIDE = 2560
@@ -22,15 +24,8 @@ CACHE = Path.home() / ".cache" / "pixseek-bench"
 
 
 def unpack(cache: Path) -> Path:
-    debs, root = cache / "debs", cache / "root"
-    debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in PACKAGES if not list(debs.glob(f"{p}_*.deb"))]
-    if missing:
-        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
-    if not root.exists():
-        for deb in sorted(debs.glob("*.deb")):
-            subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-    return root
+    """The packages' files under ``cache/root`` (downloaded and unpacked once)."""
+    return unpack_debian_packages(PACKAGES, cache / "root")
 
 
 def gather(root: Path, dest: Path) -> int:

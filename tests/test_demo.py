@@ -22,7 +22,7 @@ def test_sample_gallery_is_built_once_and_says_what_it_left_out(tmp_path):
     g = build_sample_gallery(tmp_path / "g", wallpapers=["pixseek-no-such-package"], on_step=steps.append)
     assert g.photos == len(SKIMAGE_PHOTOS) and (tmp_path / "g" / "skimage" / "chelsea.jpg").is_file()
     if shutil.which("apt-get"):
-        assert any("could not fetch pixseek-no-such-package" in n for n in g.notes), g.notes
+        assert any("could not fetch the Debian packages pixseek-no-such-package" in n for n in g.notes), g.notes
     stamp = (tmp_path / "g" / "skimage" / "chelsea.jpg").stat().st_mtime_ns
     steps.clear()
     again = build_sample_gallery(tmp_path / "g", wallpapers=())
@@ -60,3 +60,44 @@ def test_demo_offline_falls_back_to_search_by_example(tmp_path):
     again = demo("--no-launch", "--no-wallpapers", home=tmp_path)
     assert again.returncode == 0 and f"{len(SKIMAGE_PHOTOS)} unchanged" in again.stdout
     assert "writing scikit-image" not in again.stdout  # the gallery is reused
+
+
+def _fake_tools(bin_dir: Path, log: Path) -> None:
+    """apt-get and dpkg stand-ins: `apt-get download P` writes P_1_all.deb (refusing `missing-*`),
+    `dpkg -x DEB DIR` puts usr/share/backgrounds/<P>.txt in DIR; both log their calls."""
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(f"""#!/bin/sh
+echo "apt-get $*" >> {log}
+shift 2
+for p in "$@"; do
+  case "$p" in missing-*) echo "E: Unable to locate package $p" >&2; exit 100;; esac
+  echo deb > "${{p}}_1_all.deb"
+done
+""")
+    (bin_dir / "dpkg").write_text(f"""#!/bin/sh
+echo "dpkg $*" >> {log}
+mkdir -p "$3/usr/share/backgrounds" && cp "$2" "$3/usr/share/backgrounds/$(basename "$2" _1_all.deb).txt"
+""")
+    for tool in ("apt-get", "dpkg"):
+        (bin_dir / tool).chmod(0o755)
+
+
+def test_debian_packages_are_unpacked_once_and_failures_leave_nothing(tmp_path, monkeypatch):
+    from pixseek.errors import PixseekError
+    from pixseek.samples import unpack_debian_packages
+
+    log = tmp_path / "calls.log"
+    _fake_tools(tmp_path / "bin", log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    root = unpack_debian_packages(["walls-a", "walls-b"], tmp_path / "cache" / "root")
+    assert sorted(p.name for p in (root / "usr" / "share" / "backgrounds").iterdir()) == ["walls-a.txt", "walls-b.txt"]
+    calls = log.read_text()
+    assert unpack_debian_packages(["walls-b", "walls-a"], tmp_path / "cache" / "root") == root
+    assert log.read_text() == calls  # done once: nothing fetched again
+    with pytest.raises(PixseekError, match="could not fetch the Debian packages missing-x .*Unable to locate"):
+        unpack_debian_packages(["missing-x"], tmp_path / "cache" / "other")
+    assert not (tmp_path / "cache" / "other").exists()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["root"]  # no temporary left
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(PixseekError, match="no apt-get here"):
+        unpack_debian_packages(["walls-c"], tmp_path / "cache" / "c")

@@ -33,7 +33,6 @@ import io
 import os
 import random
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from .config import HOME_ENV, data_dir
 from .errors import PixseekError
+from .samples import unpack_debian_packages
 
 DEBS = ["mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers"]
 MAX_SIDE = 1600
@@ -97,27 +97,12 @@ def cache_dir() -> Path:
 
 def wallpaper_dir(cache: Path | None = None) -> Path:
     """Unpack the wallpaper packages into the cache once (apt-get download + dpkg -x)."""
-    debs = (cache or cache_dir()) / "debs"
-    target = debs / "usr" / "share"
-    if target.is_dir():
-        return target
-    if not (shutil.which("apt-get") and shutil.which("dpkg")):
-        raise PixseekError("the labelled set's wallpapers come from Debian packages, and this machine has no "
-                           "apt-get: use --no-wallpapers (scikit-image's photos alone)")
-    debs.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(["apt-get", "download", *DEBS], cwd=debs, check=True, capture_output=True, text=True,
-                       timeout=1800)
-        for deb in debs.glob("*.deb"):
-            subprocess.run(["dpkg", "-x", str(deb), str(debs)], check=True, capture_output=True, timeout=600)
-            deb.unlink()
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(debs / "usr", ignore_errors=True)  # a half-unpacked cache must not count as done
-        reason = (getattr(exc, "stderr", None) or str(exc)).strip().splitlines()
-        raise PixseekError(f"could not fetch the wallpaper packages {', '.join(DEBS)} "
-                           f"({reason[-1][:160] if reason else type(exc).__name__}): try `apt-get update`, "
-                           "or use --no-wallpapers") from exc
-    return target
+        root = unpack_debian_packages(DEBS, (cache or cache_dir()) / "debs")
+    except PixseekError as exc:
+        raise PixseekError(f"{exc}: the labelled set's wallpapers come from them; try `apt-get update`, "
+                           "or use --no-wallpapers (scikit-image's photos alone)") from exc
+    return root / "usr" / "share"
 
 
 def _wallpapers(share: Path) -> list[tuple[str, str, Path]]:

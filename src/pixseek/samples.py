@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import HOME_ENV, data_dir
+from .errors import PixseekError
 
 # scikit-image's bundled photos (no download): the natural ones, not the synthetic test patterns.
 SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "grass",
@@ -88,26 +89,53 @@ def _add_wallpapers(gallery: SampleGallery, package: str, step: StepFn) -> None:
     dest = gallery.folder / package
     if (dest / _DONE).exists():
         return
-    if not (shutil.which("apt-get") and shutil.which("dpkg")):
-        gallery.notes.append(f"no apt-get here: the {package} photos were left out")
-        return
     step(f"downloading the Debian package {package} (wallpaper photos) with apt-get")
     with tempfile.TemporaryDirectory(prefix="pixseek-sample-") as tmp:
         try:
-            subprocess.run(["apt-get", "download", "-q", package], cwd=tmp, check=True, timeout=600,
-                           capture_output=True, text=True)
-            debs = list(Path(tmp).glob("*.deb"))
-            if not debs:
-                raise RuntimeError("apt-get download left no .deb")
-            subprocess.run(["dpkg", "-x", str(debs[0]), str(Path(tmp) / "x")], check=True, timeout=300,
-                           capture_output=True, text=True)
-        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-            reason = getattr(exc, "stderr", None) or str(exc)
-            gallery.notes.append(f"could not fetch {package} ({reason.strip().splitlines()[-1][:160]}); "
-                                 "try `sudo apt-get update`, or run with --no-wallpapers")
+            root = unpack_debian_packages([package], Path(tmp) / "x", timeout=600)
+        except PixseekError as exc:
+            gallery.notes.append(f"{exc}: the {package} photos were left out; try `sudo apt-get update`, "
+                                 "or run with --no-wallpapers")
             return
         dest.mkdir(parents=True, exist_ok=True)
-        for src in sorted((Path(tmp) / "x").rglob("*")):
+        for src in sorted(root.rglob("*")):
             if src.suffix.lower() in _IMAGE_SUFFIXES and src.is_file() and not src.is_symlink():
                 shutil.copy2(src, dest / f"{src.parent.name}-{src.name}")
     (dest / _DONE).touch()
+
+
+def unpack_debian_packages(packages: Sequence[str], dest: Path, *, timeout: int = 1800) -> Path:
+    """``dest`` holding the files of Debian ``packages`` (``apt-get download``, which needs no root,
+    then ``dpkg -x``), made once: a later call with the same packages returns at once.
+
+    Wallpaper packages are where the samples, the labelled dedup set and the benchmarks get real
+    photos. Raises :class:`PixseekError` (one line) when apt-get or dpkg is missing or fails; a
+    failed call leaves nothing behind that a later one would take for done.
+    """
+    marker = dest / f".unpacked-{'+'.join(sorted(packages))}"
+    if marker.exists():
+        return dest
+    names = ", ".join(packages)
+    if not (shutil.which("apt-get") and shutil.which("dpkg")):
+        raise PixseekError(f"no apt-get here to fetch the Debian packages {names}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".unpack-", dir=dest.parent) as tmp:
+        try:
+            subprocess.run(["apt-get", "download", "-q", *packages], cwd=tmp, check=True, timeout=timeout,
+                           capture_output=True, text=True)
+            debs = sorted(Path(tmp).glob("*.deb"))
+            if len(debs) < len(packages):
+                raise RuntimeError("apt-get download left no .deb")
+            root = Path(tmp) / "root"
+            for deb in debs:
+                subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=timeout,
+                               capture_output=True, text=True)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            lines = (getattr(exc, "stderr", None) or str(exc) or type(exc).__name__).strip().splitlines()
+            raise PixseekError(f"could not fetch the Debian packages {names} ({lines[-1][:160] if lines else ''})") \
+                from exc
+        if dest.exists():  # an older or half-made copy
+            shutil.rmtree(dest)
+        os.replace(root, dest)
+    marker.touch()
+    return dest
