@@ -116,6 +116,13 @@ def as_vectors(vecs: np.ndarray, dim: int) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def search_queries(queries: np.ndarray, k: int, dim: int) -> np.ndarray:
+    """Validate one ``search`` call's input: the queries as ``(n, dim)`` float32, ``k >= 0``."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    return as_vectors(queries, dim)
+
+
 def upsert_batch(ids, vecs, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate one ``add`` call's input; keep the last occurrence of each id (an upsert within one
     batch), in input order. Every store's ``add`` starts here."""

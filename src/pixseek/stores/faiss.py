@@ -32,7 +32,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results, upsert_batch
+from pixseek.stores.base import (StoreError, VectorStore, as_ids, as_vectors, empty_results, search_queries,
+                                 upsert_batch)
 
 FILE_NAME = "vectors.faiss"
 ANN_THRESHOLD = 100_000
@@ -133,9 +134,7 @@ class FaissStore(VectorStore):
     def search(
         self, queries: np.ndarray, k: int, filter_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        queries = as_vectors(queries, self.dim)
-        if k < 0:
-            raise ValueError(f"k must be >= 0, got {k}")
+        queries = search_queries(queries, k, self.dim)
         with self._lock, _omp_threads(self._threads_for(len(queries))):
             backend = self._live()
             if filter_ids is None:
@@ -274,7 +273,21 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 # -- index back ends ---------------------------------------------------------------------------
 
 
-class _Flat:
+class _Backend:
+    """What the two index kinds share: a FAISS index and the set of ids in it."""
+
+    index: faiss.Index
+    idset: _IdSet
+
+    def __len__(self) -> int:
+        return len(self.idset)
+
+    def remove(self, ids: np.ndarray) -> None:
+        self.index.remove_ids(faiss.IDSelectorBatch(ids))
+        self.idset.delete(ids)
+
+
+class _Flat(_Backend):
     """Exact search: ``IndexIDMap2(IndexFlatIP)``."""
 
     kind = "flat"
@@ -288,19 +301,12 @@ class _Flat:
     def empty(cls, dim: int) -> _Flat:
         return cls(faiss.index_factory(dim, "IDMap2,Flat", faiss.METRIC_INNER_PRODUCT))
 
-    def __len__(self) -> int:
-        return len(self.idset)
-
     def describe(self) -> str:
         return "Flat (exact)"
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         self.index.add_with_ids(vecs, ids)
         self.idset.insert(ids)
-
-    def remove(self, ids: np.ndarray) -> None:
-        self.index.remove_ids(faiss.IDSelectorBatch(ids))
-        self.idset.delete(ids)
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -325,7 +331,7 @@ class _Flat:
         return faiss.vector_to_array(self.index.id_map), vecs
 
 
-class _Ivf:
+class _Ivf(_Backend):
     """Approximate search: IVF with 8-bit scalar-quantised residuals, inner product."""
 
     kind = "ivf_sq8"
@@ -363,9 +369,6 @@ class _Ivf:
         ivf.set_nprobe(nprobe)
         return ivf
 
-    def __len__(self) -> int:
-        return len(self.idset)
-
     @property
     def nlist(self) -> int:
         return int(self.index.nlist)
@@ -400,10 +403,6 @@ class _Ivf:
                 len(x), faiss.swig_ptr(x), faiss.swig_ptr(xids), faiss.swig_ptr(lists)
             )
             self.idset.insert(xids, lists)
-
-    def remove(self, ids: np.ndarray) -> None:
-        self.index.remove_ids(faiss.IDSelectorBatch(ids))
-        self.idset.delete(ids)
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None

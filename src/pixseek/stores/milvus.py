@@ -40,7 +40,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from pixseek.stores.base import StoreError, VectorStore, as_ids, as_vectors, empty_results, upsert_batch
+from pixseek.stores.base import (StoreError, VectorStore, as_ids, as_vectors, empty_results, search_queries,
+                                 upsert_batch)
 
 LITE_PREFIX = "milvus-lite:"
 SERVER_SCHEMES = {"milvus": "http", "milvus+http": "http", "milvus+https": "https"}
@@ -337,9 +338,7 @@ class MilvusStore(VectorStore):
     def search(
         self, queries: np.ndarray, k: int, filter_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        queries = as_vectors(queries, self.dim)
-        if k < 0:
-            raise ValueError(f"k must be >= 0, got {k}")
+        queries = search_queries(queries, k, self.dim)
         if k > MAX_TOPK:
             raise StoreError(f"Milvus returns at most {MAX_TOPK} results per query, not {k}")
         out_scores, out_ids = empty_results(len(queries), k)
