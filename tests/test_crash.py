@@ -76,11 +76,12 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
             time.sleep(rng.uniform(0.5, 3.0))  # one kill anywhere, start-up included
         else:
             # then kills while rows are being written, wherever the machine's load puts that moment
+            # (soon after the first new rows: the 240 small photos take well under a second)
             start = files_in_catalogue()
             deadline = time.monotonic() + 120
             while proc.poll() is None and files_in_catalogue() <= start and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(rng.uniform(0.0, 0.5))
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is not None:
             break  # finished before the kill: the loop has done its job
         os.kill(proc.pid, signal.SIGKILL)

@@ -88,7 +88,7 @@ def pixel_hash(source: str | os.PathLike | bytes) -> str:
 def contrast(greys: Sequence[bytes]) -> np.ndarray:
     """Standard deviation of each grey thumbnail, in grey levels: ~0 for a blank picture, whose
     hashes and thumbnails hold no structure to compare (measured: blank wallpapers 0-0.2, the
-    flattest real photos and wallpapers of the test sets 7 and up)."""
+    flattest of the 1,784 real pictures of the labelled dedup sets 6.9)."""
     if not greys:
         return np.zeros(0, np.float32)
     return np.stack([np.frombuffer(b, np.uint8) for b in greys]).astype(np.float32).std(axis=1)
