@@ -238,3 +238,37 @@ def test_indexing_warms_the_encoder_up_in_the_background(gallery16, tiny_clip, t
     with pixseek.open(tmp_path / "db", model=tiny_clip, backend="onnx") as lib:
         assert lib.index([gallery16]).added == 16
     assert calls == ["pixseek-warm-up"]
+
+
+@pytest.mark.parametrize("model", ["tiny_clip", "timm:mobilenetv3_small_050"])
+def test_a_cached_export_loads_without_the_torch_weights(model, request, images, monkeypatch):
+    """Once exported, the model's preprocessing and tokenizer come from meta.json: the torch model
+    is never built, and the vectors are the very same."""
+    from pixseek.encoders.openclip import OpenClipEncoder
+    from pixseek.encoders.timm import TimmEncoder
+
+    spec = ModelSpec(request.getfixturevalue(model), "random") if model == "tiny_clip" else ModelSpec(model, "random")
+    first = load_encoder(spec, backend="onnx")  # exports
+    assert isinstance(first.base, (OpenClipEncoder, TimmEncoder))
+    want = first.encode_images(images)
+
+    def no_torch(self, spec):
+        raise AssertionError("the torch model was built")
+
+    monkeypatch.setattr(OpenClipEncoder, "__init__", no_torch)
+    monkeypatch.setattr(TimmEncoder, "__init__", no_torch)
+    again = load_encoder(spec, backend="auto")  # auto: a cached export is used
+    assert isinstance(again, ox.OnnxEncoder) and type(again.base).__name__ == "_ExportedParts"
+    assert (again.id, again.dim, again.supports_text, again.input_size) == \
+        (first.id, first.dim, first.supports_text, first.input_size)
+    assert np.array_equal(again.encode_images(images), want)
+    for image in images[:3]:
+        assert torch.equal(again.preprocess(image), first.preprocess(image))
+    if first.supports_text:
+        assert np.array_equal(again.encode_texts(TEXTS), first.encode_texts(TEXTS))
+    else:
+        with pytest.raises(pixseek.errors.UnsupportedQueryError):
+            again.encode_texts(["a cat"])
+    # torch asked for explicitly still builds the torch model
+    with pytest.raises(AssertionError, match="torch model was built"):
+        load_encoder(spec, backend="torch")

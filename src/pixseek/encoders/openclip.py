@@ -87,6 +87,7 @@ class OpenClipEncoder(Encoder):
                 name, pretrained=pretrained, device=self.device
             )
             self.tokenizer = open_clip.get_tokenizer(name)
+            self.tokenizer_name = name  # what an ONNX export records to rebuild the tokenizer alone
         except ModelLoadError:
             raise
         except Exception as exc:  # network, hub, file and format errors all end here

@@ -34,7 +34,18 @@ def load_encoder(spec: ModelSpec, backend: str = "torch", precision: str = "fp32
         return _load_torch(spec)
     from .onnx import load_accelerated
 
-    return load_accelerated(_load_torch, spec, backend, precision)
+    return load_accelerated(_load_torch, spec, backend, precision, _expected_id(spec))
+
+
+def _expected_id(spec: ModelSpec) -> str | None:
+    """The ``id`` ``_load_torch(spec)`` will have, without loading it (None for test factories)."""
+    if any(spec.model.startswith(p) for p in _FACTORIES):
+        return None
+    if spec.model.startswith("timm:"):
+        from .timm import encoder_id
+
+        return encoder_id(spec)
+    return normalize_spec(spec).id
 
 
 def _load_torch(spec: ModelSpec) -> Encoder:
