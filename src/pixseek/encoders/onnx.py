@@ -17,7 +17,7 @@ model is untouched, and the fp32 export gives the same vectors): each block's at
 one ``com.microsoft.MultiHeadAttention`` node instead of ~20 reshapes, transposes and matmuls, and
 the patch embedding (a convolution whose stride equals its kernel) becomes a matmul over the
 flattened patches, so that int8 quantises it like the other GEMMs. ViT-B-32 int8, batch 32, 2
-cores: 59 -> 65 images/s; the GEMMs are then 77% of the time, at about the VNNI int8 peak.
+cores: 59 -> 68 images/s; the GEMMs are then 77% of the time, at about the VNNI int8 peak.
 
     >>> enc = OnnxEncoder(load_encoder(ModelSpec("ViT-B-32")), precision="int8")
     >>> enc.encode_texts(["a red bicycle"]).shape
