@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from PIL import Image  # noqa: E402
@@ -218,9 +217,9 @@ def main() -> None:
     print(f"model only, pixseek ({label}): {enc_rate:6.2f} images/s  ({enc_rate * per_image / gflops:.0%} of sgemm)")
     # what the decode workers do per photo, against what the encoder does (which uses every core)
     prep = prepare_ms(args.folder, enc)
-    encode_cpu = (os.cpu_count() or 1) / enc_rate * 1000
-    print(f"CPU work per photo: preparing it (read, hash, decode, preprocess, perceptual hashes) {prep:.0f} ms, "
-          f"encoding it {encode_cpu:.0f} ms" + (" (on the CPU)" if args.device == "cpu" else ""))
+    encoding = f", encoding it {(os.cpu_count() or 1) / enc_rate * 1000:.0f} ms" if args.device == "cpu" else ""
+    print(f"CPU work per photo: preparing it (read, hash, decode, preprocess, perceptual hashes) {prep:.0f} ms"
+          + encoding)
     del enc
 
     # -- the plain loop and pixseek index, alternated; the best of each counts -------------------------

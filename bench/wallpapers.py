@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from pixseek.errors import PixseekError  # noqa: E402
 from pixseek.samples import unpack_debian_packages  # noqa: E402
 
 PACKAGES = ["plasma-workspace-wallpapers", "mate-backgrounds", "gnome-backgrounds", "ukui-wallpapers"]
@@ -53,7 +54,11 @@ def gather(root: Path, dest: Path) -> int:
 
 def main() -> None:
     dest = Path(sys.argv[1]).expanduser() if len(sys.argv) > 1 else CACHE / "large"
-    n = gather(unpack(CACHE), dest)
+    try:
+        root = unpack(CACHE)
+    except PixseekError as exc:
+        raise SystemExit(f"bench/wallpapers.py: {exc}") from None
+    n = gather(root, dest)
     print(f"{n} photos of >= {MIN_SIDE} px in {dest}")
 
 
