@@ -15,6 +15,7 @@ from .errors import PixseekError
 from .library import Library
 from .search import ORIENTATIONS, STRONG_Z, Filters, Query
 from .types import ActionReport, CrawlProblem, DuplicateGroup, SearchResults
+from .units import human_size
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -296,10 +297,10 @@ def print_groups(args: argparse.Namespace, groups: Sequence[DuplicateGroup]) -> 
             role = "keep" if m.path == g.keep else ("protected" if m.protected else (m.link or "dup"))
             res = f"{m.width}x{m.height}" if m.width else "?"
             why = "" if m.path == g.keep else "  " + _why(g, m.path)
-            print(f"  {role:9s} {res:>11s} {_human(m.size):>9s}  {(m.taken_at or '-')[:10]:10s}  {m.path}{why}")
+            print(f"  {role:9s} {res:>11s} {human_size(m.size):>9s}  {(m.taken_at or '-')[:10]:10s}  {m.path}{why}")
     dups = sum(len(g.duplicates) for g in groups)
     size = sum(m.size for g in groups for m in g.members if m.path != g.keep)
-    print(f"{len(groups)} groups, {dups} duplicates, {_human(size)} in duplicates")
+    print(f"{len(groups)} groups, {dups} duplicates, {human_size(size)} in duplicates")
 
 
 def _why(group: DuplicateGroup, path: str) -> str:
@@ -310,14 +311,6 @@ def _why(group: DuplicateGroup, path: str) -> str:
         return ""
     scores = ", ".join(f"{k} {v:g}" for k, v in best.scores.items())
     return f"({best.rule}{': ' + scores if scores else ''})"
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.0f} B"
 
 
 def print_action(args: argparse.Namespace, report: ActionReport) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from .errors import ImageDecodeError, PixseekError
 from .imaging import decode_image
 from .types import DuplicateGroup, DuplicateMember, Evidence
+from .units import human_size
 
 THUMB = 240
 
@@ -61,7 +62,7 @@ def _member(m: DuplicateMember, keep: bool) -> str:
     badge = "KEEP" if keep else ("PROTECTED" if m.protected else (m.link.upper() if m.link else "duplicate"))
     res = f"{m.width}x{m.height}" if m.width else "?"
     return (f"<div class='member{' keep' if keep else ''}'>{_thumb(m.path)}"
-            f"<div class=badge>{badge}</div><div class=meta>{res} · {_size(m.size)} · {m.format or '?'}"
+            f"<div class=badge>{badge}</div><div class=meta>{res} · {human_size(m.size)} · {m.format or '?'}"
             f" · {html.escape(m.taken_at or 'no date')}<br>{html.escape(m.path)}</div></div>")
 
 
@@ -82,11 +83,3 @@ def _thumb(path: str) -> str:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=80)
     return f"<img alt='' src='data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from ..errors import PixseekError
 from ..jobs import JobProgress
 from ..library import Library
-from ..thumbs import GALLERY_SIZE
 from ..search import Filters
+from ..thumbs import GALLERY_SIZE
 from ..types import Hit, ImageInfo, LibraryStatus, SearchResults
+from ..units import human_size
 from .query_form import SearchForm
 
 GalleryItem = tuple[str, str]  # (thumbnail path, caption)
@@ -47,12 +48,7 @@ def gallery_items(lib: Library, hits: Sequence[Hit], size: int = GALLERY_SIZE) -
 
 
 def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"
+    return human_size(n, "bytes")
 
 
 def code(text: str) -> str:
