@@ -69,5 +69,5 @@ def test_encoders_use_it(tiny_clip):
 
     enc = load_encoder(ModelSpec(tiny_clip))
     image = Image.fromarray(photo_array("coffee"))
-    assert enc._fast_preprocess is not None
-    assert torch.allclose(enc.preprocess(image), enc._preprocess(image), atol=2.1 / 255 / 0.26)
+    assert enc._preprocess.fast is not None
+    assert torch.allclose(enc.preprocess(image), enc._preprocess.original(image), atol=2.1 / 255 / 0.26)

@@ -194,23 +194,21 @@ class _ExportedParts(Encoder):
             import open_clip
             from open_clip.transform import PreprocessCfg, image_transform_v2
 
-            self.transform = image_transform_v2(PreprocessCfg(**parts["preprocess_cfg"]), is_train=False)
+            transform = image_transform_v2(PreprocessCfg(**parts["preprocess_cfg"]), is_train=False)
             self.tokenizer = open_clip.get_tokenizer(parts["tokenizer"]) if self.supports_text else None
         else:
             import timm.data
 
-            self.transform = timm.data.create_transform(**parts["data_config"])
-        from .pixels import fast_transform
+            transform = timm.data.create_transform(**parts["data_config"])
+        from .pixels import ModelTransform
 
-        self._fast = fast_transform(self.transform)
+        self._preprocess = ModelTransform(transform)
 
     def __repr__(self) -> str:
         return f"_ExportedParts({self.id!r})"
 
     def preprocess(self, image: Image.Image):
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        return (self._fast or self.transform)(image)
+        return self._preprocess(image)
 
     def encode_pixels(self, batch) -> np.ndarray:
         raise ModelLoadError("this encoder has no weights: its ONNX export encodes")

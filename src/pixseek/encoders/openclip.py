@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
-from .pixels import fast_transform
+from .pixels import ModelTransform
 from .towers import cut_tokens, gpu_autocast, to_device
 
 DEFAULT_TAGS = {"ViT-B-32": "laion2b_s34b_b79k"}
@@ -104,14 +104,13 @@ class OpenClipEncoder(Encoder):
         model.eval()
         self.model = model
         self._text_tower = None
-        self._preprocess = preprocess
-        self._fast_preprocess = fast_transform(preprocess)  # same pixels, torch's SIMD resize
+        self._preprocess = ModelTransform(preprocess)  # same pixels, torch's SIMD resize
         self.dim = int(getattr(model.visual, "output_dim", 0) or _probe_dim(model))
         size = getattr(model.visual, "image_size", 224)
         self.input_size = int(size[0] if isinstance(size, (tuple, list)) else size)
 
     def preprocess(self, image):
-        return (self._fast_preprocess or self._preprocess)(image)
+        return self._preprocess(image)
 
     def encode_pixels(self, batch) -> np.ndarray:
         import torch

@@ -12,6 +12,8 @@ for any other transform (the caller then keeps the transform as it is)::
 
     >>> fast = fast_transform(preprocess)   # preprocess: from open_clip / timm
     >>> tensor = (fast or preprocess)(image)
+
+:class:`ModelTransform` is that choice made once, on an RGB image, as the encoders use it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,20 @@ def fast_transform(transform: Any) -> Callable[[Image.Image], Any] | None:
     if getattr(norm, "inplace", False):
         return None
     return _Fast(size, mode, crop, norm.mean, norm.std)
+
+
+class ModelTransform:
+    """A model's eval transform as the encoders run it: on the image converted to RGB (timm's
+    transforms need it), through :func:`fast_transform`'s equivalent when there is one."""
+
+    def __init__(self, transform: Callable[[Image.Image], Any]) -> None:
+        self.original = transform
+        self.fast = fast_transform(transform)
+
+    def __call__(self, image: Image.Image):
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        return (self.fast or self.original)(image)
 
 
 def _is_rgb_conversion(step: Any) -> bool:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
-from .pixels import fast_transform
+from .pixels import ModelTransform
 from .towers import gpu_autocast, to_device
 from .weights import WHEEL_WEIGHTS, read_checkpoint
 
@@ -54,16 +54,14 @@ class TimmEncoder(Encoder):
         self.dim = int(getattr(self.model, "head_hidden_size", None) or self.model.num_features)
         self.data_config = timm.data.resolve_data_config({}, model=self.model)
         self.transform = timm.data.create_transform(**self.data_config)
-        self._fast_transform = fast_transform(self.transform)  # same pixels, torch's SIMD resize
+        self._preprocess = ModelTransform(self.transform)  # same pixels, torch's SIMD resize
         self.input_size = resize_target(self.transform, self.data_config)
 
     def __repr__(self) -> str:
         return f"TimmEncoder({self.id!r}, dim={self.dim}, device={self.device!r})"
 
     def preprocess(self, image: Image.Image):
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        return (self._fast_transform or self.transform)(image)
+        return self._preprocess(image)
 
     def encode_pixels(self, batch) -> np.ndarray:
         import torch
