@@ -33,6 +33,18 @@ def make_gallery(folder, n=240):
     (folder / "bad.jpg").write_bytes(b"not a jpeg")
 
 
+def rows_in_catalogue(db) -> int:
+    """Rows an index run (maybe still running, maybe killed) has committed; 0 before any."""
+    try:
+        con = sqlite3.connect(db / "catalog.sqlite", timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def index_cmd(db, gallery, model):
     return [sys.executable, "-m", "pixseek", "index", str(gallery), "--db", str(db), "--model", model,
             "--batch-size", "4", "--json"]
@@ -60,16 +72,6 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     db = tmp_path / "killed"
     rng = random.Random(1)
     partial_seen = False
-    def files_in_catalogue():
-        try:
-            con = sqlite3.connect(db / "catalog.sqlite", timeout=5)
-            try:
-                return con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
-
     for attempt in range(6):
         proc = subprocess.Popen(index_cmd(db, gallery, tiny_clip), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if attempt == 0:
@@ -77,16 +79,16 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
         else:
             # then kills while rows are being written, wherever the machine's load puts that moment
             # (soon after the first new rows: the 240 small photos take well under a second)
-            start = files_in_catalogue()
+            start = rows_in_catalogue(db)
             deadline = time.monotonic() + 120
-            while proc.poll() is None and files_in_catalogue() <= start and time.monotonic() < deadline:
+            while proc.poll() is None and rows_in_catalogue(db) <= start and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is not None:
             break  # finished before the kill: the loop has done its job
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        partial_seen = partial_seen or 0 < files_in_catalogue() < 241
+        partial_seen = partial_seen or 0 < rows_in_catalogue(db) < 241
     subprocess.run(index_cmd(db, gallery, tiny_clip), check=True, capture_output=True, timeout=600)
     rows, nvec, store_ids, cat_ids = snapshot(db)
     assert rows == want_rows

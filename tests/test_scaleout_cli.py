@@ -53,11 +53,10 @@ def test_kill_9_with_milvus_lite_then_rerun_equals_clean_run(tmp_path, tiny_clip
     import os
     import random
     import signal
-    import sqlite3
     import subprocess
     import time
 
-    from test_crash import index_cmd, make_gallery, snapshot
+    from test_crash import index_cmd, make_gallery, rows_in_catalogue, snapshot
 
     gallery = tmp_path / "g"
     make_gallery(gallery, n=120)
@@ -67,25 +66,15 @@ def test_kill_9_with_milvus_lite_then_rerun_equals_clean_run(tmp_path, tiny_clip
     db = tmp_path / "killed"
     cmd = index_cmd(db, gallery, tiny_clip) + ["--store", "milvus-lite", "--batch-size", "1"]
 
-    def rows_written() -> int:
-        try:
-            con = sqlite3.connect(db / "catalog.sqlite")
-            try:
-                return con.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return 0
-
     rng = random.Random(2)
     partial_seen = False
     for _ in range(3):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # Start-up (imports, model, Milvus Lite) takes seconds and varies with load: kill at a
         # random moment after the first batch is committed, while batches of 1 keep coming.
-        before = rows_written()
+        before = rows_in_catalogue(db)
         deadline = time.monotonic() + 120
-        while proc.poll() is None and rows_written() == before and time.monotonic() < deadline:
+        while proc.poll() is None and rows_in_catalogue(db) == before and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 0.4))
         if proc.poll() is not None:
@@ -93,7 +82,7 @@ def test_kill_9_with_milvus_lite_then_rerun_equals_clean_run(tmp_path, tiny_clip
             break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        partial_seen = partial_seen or 0 < rows_written() < 121
+        partial_seen = partial_seen or 0 < rows_in_catalogue(db) < 121
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     rows, nvec, store_ids, cat_ids = snapshot(db)  # opens the Lite file in this process: last step
     assert rows == want_rows and nvec == want_nvec == 120

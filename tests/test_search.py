@@ -186,6 +186,18 @@ def test_no_match_says_why(fake_lib):
     assert results.hits == [] and "no other images that match the filters" in results.message
 
 
+def library_of_vectors(db_dir, paths, vectors, size):
+    """A fake-encoder library whose catalogue holds ``vectors`` for ``paths`` (files that need not
+    exist) of ``size``; the store is rebuilt from the catalogue when first used."""
+    lib = pixseek.open(db_dir, model="fake:pixels")
+    with lib.catalog.transaction() as db:
+        lib.catalog.set_meta(db, "model", lib.spec.id)
+        lib.catalog.set_meta(db, "dim", str(vectors.shape[1]))
+        for i, (path, vec) in enumerate(zip(paths, vectors)):
+            lib.catalog.insert(db, NewFile(path, 1, 0, f"sha{i}", vec=vec, width=size[0], height=size[1]))
+    return lib
+
+
 @pytest.fixture
 def synthetic(tmp_path):
     """A library of 3000 synthetic vectors: 2990 in /a close to the query direction, 10 in /b far from it."""
@@ -194,13 +206,8 @@ def synthetic(tmp_path):
     direction = unit(rng.normal(size=dim))
     a = unit(direction + 0.3 * unit(rng.normal(size=(2990, dim))))
     b = unit(-direction + 0.3 * unit(rng.normal(size=(10, dim))))
-    lib = pixseek.open(tmp_path / "db", model="fake:pixels")
-    with lib.catalog.transaction() as db:
-        lib.catalog.set_meta(db, "model", lib.spec.id)
-        lib.catalog.set_meta(db, "dim", str(dim))
-        for i, vec in enumerate(np.concatenate([a, b])):
-            folder = "/a" if i < 2990 else "/b"
-            lib.catalog.insert(db, NewFile(f"{folder}/{i:05d}.jpg", 1, 0, f"sha{i}", vec=vec, width=640, height=480))
+    paths = [f"{'/a' if i < 2990 else '/b'}/{i:05d}.jpg" for i in range(3000)]
+    lib = library_of_vectors(tmp_path / "db", paths, np.concatenate([a, b]), (640, 480))
     yield lib, direction
     lib.close()
 
@@ -245,13 +252,8 @@ def planted(tmp_path):
     query = unit(rng.normal(size=dim))
     noise = unit(rng.normal(size=(2000, dim)))
     close = unit(query + 1.2 * unit(rng.normal(size=(12, dim))))
-    lib = pixseek.open(tmp_path / "db", model="fake:pixels")
-    with lib.catalog.transaction() as db:
-        lib.catalog.set_meta(db, "model", lib.spec.id)
-        lib.catalog.set_meta(db, "dim", str(dim))
-        for i, vec in enumerate(np.concatenate([close, noise])):
-            folder = "close" if i < 12 else "noise"
-            lib.catalog.insert(db, NewFile(f"/p/{folder}/{i:05d}.jpg", 1, 0, f"sha{i}", vec=vec, width=10, height=10))
+    paths = [f"/p/{'close' if i < 12 else 'noise'}/{i:05d}.jpg" for i in range(2012)]
+    lib = library_of_vectors(tmp_path / "db", paths, np.concatenate([close, noise]), (10, 10))
     yield lib, query  # the store is rebuilt from the catalogue when first used
     lib.close()
 
