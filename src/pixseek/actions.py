@@ -39,11 +39,10 @@ from .catalog import Catalog, FileRow, NewFile
 from .errors import PixseekError
 from .indexer import content_hash
 from .stores.base import VectorStore
-from .types import ActionReport, DuplicateGroup
+from .types import ActionReport, DuplicateGroup, ProgressFn
 
 ACTIONS = ("move", "hardlink", "delete")
 MANIFEST_VERSION = 1
-ProgressFn = Callable[[int, int], None]
 
 
 class ActionError(PixseekError):

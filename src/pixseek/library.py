@@ -27,13 +27,13 @@ from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
 from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .explore import Embeddings, load_embeddings
-from .indexer import Indexer, ProgressFn
+from .indexer import Indexer
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
-from .types import (ActionReport, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
+from .types import (ActionReport, ProgressFn, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
                     LibraryStatus, SearchResults)
 
 CATALOG_FILE = "catalog.sqlite"

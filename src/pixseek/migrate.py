@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from .errors import PixseekError
 from .library import STORE_FILE, Library
 from .shard import ShardSpec
 from .stores.base import StoreError, VectorStore
+from .types import ProgressFn
 
-ProgressFn = Callable[[int, int], None]
 COPY_CHUNK = 10_000
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .stores.base import VectorStore
+from .types import ProgressFn
 
 EXACT_MAX = 10_000  # above this many images, the IVF self-join (faster from here on: ~N^2 vs ~N)
 QUERY_BATCH = 1024
@@ -35,7 +36,6 @@ TRAIN_PER_CELL = 16  # k-means sample per cell (more costs time, not recall: ben
 MAX_CELLS = 4096
 SEED = 0
 
-ProgressFn = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+ProgressFn = Callable[[int, int], None]
+"""``progress(done, total)``: how far a long call is (index, apply, undo, migrate, ...)."""
+
+StageProgressFn = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: a call in named stages (finding duplicates)."""
 
 
 @dataclass(frozen=True)
