@@ -120,21 +120,24 @@ def decode_ms(paths: list[str], min_side: int | None) -> float:
 
 def prepare_ms(folder: str, enc) -> float:
     """CPU-ms per photo of everything the indexer does to a photo before encoding it (read, hash,
-    decode, orient, preprocess, perceptual hashes): its own ``_prepare`` over the folder, run by a
+    decode, orient, preprocess, perceptual hashes): its own ``Preparer.prepare`` over the folder, run by a
     pool of decode threads as the indexer runs it, best of two. (Run serially in the main thread,
     the same work measured ~8 ms more per photo: torch's OpenMP team spinning between its small
     preprocessing ops, a cost the worker threads do not pay.)"""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pixseek.indexer import _prepare
+    from pixseek.indexing import Change
+    from pixseek.indexing.pipeline import Preparer
+    from pixseek.indexing.signals import eager_signals
     from pixseek.tuning import decode_workers_for
 
     files = list(crawl([folder]))
+    preparer = Preparer(lambda: enc, eager_signals())
     best = float("inf")
     with ThreadPoolExecutor(decode_workers_for("cpu")) as pool:
         for _ in range(2):
             start = time.process_time()
-            list(pool.map(lambda f: _prepare(f, None, enc, frozenset(), None, enc.input_size), files))
+            list(pool.map(lambda f: preparer.prepare(Change("add", f)), files))
             best = min(best, (time.process_time() - start) / len(files) * 1000)
     return best
 

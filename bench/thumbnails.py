@@ -19,7 +19,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pixseek.indexer import content_hash  # noqa: E402
+from pixseek.hashing import content_hash  # noqa: E402
 from pixseek.thumbs import GALLERY_SIZE, PREVIEW_SIZE, ThumbnailCache  # noqa: E402
 
 

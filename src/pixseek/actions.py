@@ -37,7 +37,7 @@ import numpy as np
 
 from .catalog import Catalog, FileRow, NewFile
 from .errors import PixseekError
-from .indexer import content_hash
+from .hashing import content_hash
 from .stores.base import VectorStore
 from .types import ActionReport, DuplicateGroup, ProgressFn
 

@@ -21,7 +21,7 @@ from .errors import CatalogError
 from .hashing import ImageHashes, to_signed, to_unsigned
 from .types import SkippedFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -83,8 +83,32 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Per-photo signals (``indexing.signals``): which version of each signal a content has.
+
+    What earlier versions stored counts as version 1 of its signal (same code), so an existing
+    index is not decoded again: sizes, dates and formats of indexed files ("facts"), the
+    perceptual hashes, and pixel hashes of the current kind ("p2:")."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS signals (
+            sha TEXT NOT NULL,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            PRIMARY KEY (sha, name)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO signals (sha, name, version)
+            SELECT DISTINCT sha, 'facts', '1' FROM files WHERE status = 'ok' AND sha IS NOT NULL;
+        INSERT OR IGNORE INTO signals (sha, name, version) SELECT sha, 'perceptual', '1' FROM image_hashes;
+        INSERT OR IGNORE INTO signals (sha, name, version)
+            SELECT sha, 'pixels', 'p2' FROM image_hashes WHERE pixel_sha LIKE 'p2:%'
+        """
+    )
+
+
 # Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,10 @@ class Catalog:
                 [(p, time.time()) for p in paths],
             )
 
+    def remove_roots(self, paths: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM roots WHERE path = ?", [(p,) for p in paths])
+
     # -- files -----------------------------------------------------------------------------------
     def rows_under(self, roots: Sequence[str]) -> Iterator[FileRow]:
         """Every file row whose path lies in one of ``roots`` (or is one of them)."""
@@ -292,8 +320,14 @@ class Catalog:
                        (fid, np.ascontiguousarray(f.vec, dtype=np.float32).tobytes()))
         return fid
 
-    def touch(self, db: sqlite3.Connection, file_id: int, size: int, mtime_ns: int) -> None:
-        db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+    def touch(self, db: sqlite3.Connection, file_id: int, size: int, mtime_ns: int,
+              path: str | None = None) -> None:
+        """Same content, new stat (and a new ``path`` when the file moved): id and vector stay."""
+        if path is None:
+            db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, file_id))
+        else:  # the caller deleted any other row at ``path`` first
+            db.execute("UPDATE files SET size = ?, mtime_ns = ?, path = ? WHERE id = ?",
+                       (size, mtime_ns, path, file_id))
 
     def delete(self, db: sqlite3.Connection, ids: Sequence[int]) -> None:
         db.executemany("DELETE FROM files WHERE id = ?", [(int(i),) for i in ids])
@@ -340,6 +374,48 @@ class Catalog:
 
     def set_pixel_hash(self, db: sqlite3.Connection, sha: str, pixel_sha: str) -> None:
         db.execute("UPDATE image_hashes SET pixel_sha = ? WHERE sha = ?", (pixel_sha, sha))
+        version = pixel_sha.partition(":")[0] if ":" in pixel_sha else "p1"
+        self.mark_signals(db, sha, {"pixels": version})
+
+    # -- per-photo signals (see indexing/signals.py) -----------------------------------------------
+    def set_facts(self, db: sqlite3.Connection, sha: str, width: int, height: int, taken_at: str | None,
+                  format: str | None) -> None:
+        """Size, capture date and format of the content ``sha``, on every file row that holds it."""
+        db.execute("UPDATE files SET width = ?, height = ?, taken_at = ?, format = ? WHERE sha = ?",
+                   (width, height, taken_at, format, sha))
+
+    def mark_signals(self, db: sqlite3.Connection, sha: str, versions: dict[str, str]) -> None:
+        """Record that the content ``sha`` has these signals at these versions."""
+        db.executemany("INSERT OR REPLACE INTO signals (sha, name, version) VALUES (?, ?, ?)",
+                       [(sha, name, version) for name, version in versions.items()])
+
+    def stale_signals(self, wanted: dict[str, str]) -> dict[str, set[str]]:
+        """Indexed contents that lack a signal of ``wanted`` (name -> version), and which ones."""
+        out: dict[str, set[str]] = {}
+        for name, version in wanted.items():
+            for (sha,) in self.db.execute(
+                "SELECT DISTINCT f.sha FROM files f WHERE f.status = 'ok' AND NOT EXISTS "
+                "(SELECT 1 FROM signals s WHERE s.sha = f.sha AND s.name = ? AND s.version = ?)",
+                (name, version),
+            ):
+                out.setdefault(sha, set()).add(name)
+        return out
+
+    def count_contents(self) -> int:
+        """Distinct contents indexed (copies of one file count once)."""
+        return self.db.execute("SELECT COUNT(DISTINCT sha) FROM files WHERE status = 'ok'").fetchone()[0]
+
+    def signal_coverage(self, wanted: dict[str, str]) -> dict[str, tuple[int, int]]:
+        """Per signal, ``(contents that have it at this version, indexed contents)``."""
+        total = self.count_contents()
+        out: dict[str, tuple[int, int]] = {}
+        for name, version in wanted.items():
+            have = self.db.execute(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT sha FROM files WHERE status = 'ok') f "
+                "JOIN signals s ON s.sha = f.sha AND s.name = ? AND s.version = ?", (name, version),
+            ).fetchone()[0]
+            out[name] = (have, total)
+        return out
 
     def add_not_duplicate(self, sha_a: str, sha_b: str) -> None:
         """Remember that the user says these two contents are not duplicates."""

@@ -167,6 +167,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
+    print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:

@@ -64,6 +64,11 @@ def perceptual_hashes(image: Image.Image) -> ImageHashes:
                        thumb.tobytes(), color.tobytes())
 
 
+def content_hash(data: bytes) -> str:
+    """The identity of a file's bytes (BLAKE2b-128, hex): equal bytes, equal hash."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 PIXEL_HASH_VERSION = "p2:"  # p2: the alpha channel counts (p1, unprefixed, flattened it on white)
 
 

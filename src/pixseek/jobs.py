@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .crawl import check_roots
 from .errors import PixseekError
 from .types import CrawlProblem, IndexReport
 
@@ -77,7 +76,7 @@ class IndexJob:
         """Start indexing ``paths`` (None: every folder indexed before). Raises PixseekError when a
         run is already going."""
         roots = tuple(os.path.abspath(os.path.expanduser(os.fspath(p))) for p in (paths or ()))
-        check_roots(roots or self.lib.catalog.roots())  # a typo is answered now, not from the thread
+        self.lib.plan_index(roots or self.lib.catalog.roots())  # a typo is answered now, not from the thread
         with self._lock:
             if self._run.progress.running:
                 raise PixseekError("already indexing " + ", ".join(self._run.progress.paths or ("the library",))

@@ -22,18 +22,19 @@ from . import scaleout
 from .access import resolves_inside
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
-from .crawl import check_roots
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
 from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .explore import Embeddings, load_embeddings
-from .indexer import Indexer
+from .indexing import Pipeline
+from .indexing.signals import signal_coverage
+from .indexing.sources import IndexPlan, plan_index
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
 from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
-from .types import (ActionReport, ProgressFn, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
+from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
                     LibraryStatus, SearchResults)
 
 CATALOG_FILE = "catalog.sqlite"
@@ -128,13 +129,24 @@ class Library:
               batch_size: int | None = None, workers: int | None = None, include_hidden: bool = False,
               exact_decode: bool = False, progress: ProgressFn | None = None,
               on_problem: Callable[[CrawlProblem], None] | None = None,
-              shard: str | None = None) -> IndexReport:
-        """Index ``paths`` (folders or files); with no paths, refresh every folder indexed before.
-        ``shard="I/N"`` indexes only the files of shard I of N (``pixseek.shard``)."""
-        roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in (paths or [])]
-        roots = roots or self.catalog.roots()
-        if not roots:
-            raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
+              shard: str | None = None, moves: Iterable[tuple[str | os.PathLike, str | os.PathLike]] = ()
+              ) -> IndexReport:
+        """Index ``paths``; with no paths, refresh every folder indexed before.
+
+        A folder is crawled and recorded as an indexed folder. A file inside an indexed folder is
+        indexed on its own (a file elsewhere is recorded like a folder). A path that no longer
+        exists removes what was indexed at or under it. ``moves`` are ``(old, new)`` paths of files
+        or folders that moved: they keep their ids and vectors. ``shard="I/N"`` indexes only the
+        files of shard I of N (``pixseek.shard``).
+
+        >>> lib.index(["~/Pictures/new.jpg", "~/Pictures/deleted.jpg"])  # doctest: +SKIP
+        """
+        moves = [(_absolute(a), _absolute(b)) for a, b in moves]
+        roots = [_absolute(p) for p in (paths or [])]
+        if not roots and not moves:
+            roots = self.catalog.roots()
+            if not roots:
+                raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
         self._check_model(reindex)
         with self._writer_lock():
             shard_spec = scaleout.before_index(self, shard)
@@ -146,20 +158,26 @@ class Library:
                     self.catalog.set_meta(db, "model", self.spec.id)
                     self.catalog.set_meta(db, "dim", str(dim))
                 self.recorded_model = self.spec.id
-            check_roots(roots)  # before recording them: a typo must not become an indexed folder
-            self.catalog.add_roots(roots)
+            plan = self.plan_index(roots)  # before recording: a typo must not become an indexed folder
+            self.catalog.add_roots(plan.new_roots)
+            self.catalog.remove_roots(plan.gone_roots)
             # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
-            indexer = Indexer(self.catalog, self.store, lambda: self.encoder,
-                              batch_size=batch_size or batch_size_for(self.device),
-                              workers=workers or decode_workers_for(self.device),
-                              include_hidden=include_hidden, progress=progress,
-                              exact_decode=exact_decode,
-                              on_problem=on_problem,
-                              file_filter=shard_spec.owns if shard_spec else None)
+            pipeline = Pipeline(self.catalog, self.store, lambda: self.encoder,
+                                batch_size=batch_size or batch_size_for(self.device),
+                                workers=workers or decode_workers_for(self.device),
+                                exact_decode=exact_decode, progress=progress)
+            stale = pipeline.stale_signals()
+            sources = plan.sources(self.catalog, moves=moves, stale=stale, include_hidden=include_hidden,
+                                   file_filter=shard_spec.owns if shard_spec else None, on_problem=on_problem)
             scaleout.begin_writes(self)
-            report = indexer.run(roots)
+            report = pipeline.run(sources, stale)
             scaleout.after_index(self)
             return report
+
+    def plan_index(self, paths: Sequence[str | os.PathLike]) -> IndexPlan:
+        """What :meth:`index` would do with ``paths`` (folders to crawl, single paths to diff);
+        raises :class:`PixseekError` for what it would refuse (a typo, a non-image file)."""
+        return plan_index(self.catalog, [_absolute(p) for p in paths])
 
     def _drop_index(self) -> None:
         scaleout.clear_for_reindex(self)
@@ -333,7 +351,12 @@ class Library:
         return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
                              dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=scaleout.store_line(self))
+                             store=scaleout.store_line(self), signals=self.signal_coverage())
+
+    def signal_coverage(self) -> list[SignalCoverage]:
+        """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new
+        signal or version is filled in by the next ``index`` run."""
+        return signal_coverage(self.catalog)
 
     def close(self) -> None:
         with self._lock:
@@ -450,6 +473,10 @@ class _Serialized:
     def __len__(self) -> int:
         with self._call_lock:
             return len(self._store)
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def _show(model_id: str) -> str:

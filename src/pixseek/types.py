@@ -72,6 +72,24 @@ class IndexReport:
 
 
 @dataclass(frozen=True)
+class SignalCoverage:
+    """How many indexed pictures (distinct contents) have one per-photo signal at its current version."""
+
+    name: str  # "vector", "facts", "perceptual", "pixels", ...
+    version: str
+    have: int
+    total: int
+    on_demand: bool = False  # computed when needed (dedup), not by indexing
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        when = ", on demand" if self.on_demand else ""
+        return f"{self.name} ({self.version}{when}): {self.have} of {self.total}"
+
+
+@dataclass(frozen=True)
 class LibraryStatus:
     images: int
     model: str | None  # e.g. "ViT-B-32", "timm:tf_efficientnet_lite0", "local-dir:/path"
@@ -81,6 +99,7 @@ class LibraryStatus:
     skipped: list[SkippedFile] = field(default_factory=list)
     db: str = ""
     store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.scaleout)
+    signals: list[SignalCoverage] = field(default_factory=list)  # per-photo signals and their coverage
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
