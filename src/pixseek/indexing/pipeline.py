@@ -184,7 +184,7 @@ class Pipeline:
                     report.notes.extend(drain())
         if gone:
             self._remove(list(gone.values()), report)
-        if work or gone:
+        if gone or any(c.kind != "refresh" for c in work):  # filling in signals leaves the store as it is
             self.store.save()
         if stale is not None:
             self._mark_signals_complete(stale, report)
