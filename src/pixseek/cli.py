@@ -328,7 +328,7 @@ def print_action(args: argparse.Namespace, report: ActionReport) -> None:
 def cmd_eval_dedup(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .dedup_eval import MODEL, PRETRAINED, evaluate_dedup
+    from .evaluation.duplicates import MODEL, PRETRAINED, evaluate_dedup
 
     if args.model or args.pretrained:
         model, pretrained = args.model or MODEL, args.pretrained
