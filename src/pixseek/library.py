@@ -24,8 +24,8 @@ from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
 from .crawl import check_roots
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
-from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
+from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_captions
 from .explore import Embeddings, load_embeddings
 from .indexer import Indexer
 from .search import CopyGroups, ExactCopies, Query, Searcher
