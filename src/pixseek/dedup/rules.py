@@ -102,9 +102,6 @@ class PairFeatures:
     aligned: np.ndarray  # best correlation of one thumbnail with a light crop of the other
 
 
-Rule = Callable[[PairFeatures, Thresholds], np.ndarray]
-
-
 # -- gates: which pairs are worth measuring ------------------------------------------------------------
 def may_be_hash_copy(f: PairFeatures, th: Thresholds) -> np.ndarray:
     with np.errstate(invalid="ignore"):
