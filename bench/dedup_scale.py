@@ -109,7 +109,7 @@ def run_dedup(db_dir: Path) -> None:
 def baseline_and_recall(db_dir: Path, sample: int, gate: float) -> dict:
     """Exact range search (flat store) on ``sample`` queries; the join's candidate recall on them."""
     from pixseek.catalog import Catalog
-    from pixseek.simjoin import ivf_self_join
+    from pixseek.dedup.simjoin import ivf_self_join
     from pixseek.stores.faiss import FaissStore
 
     catalog = Catalog(db_dir / "catalog.sqlite")

@@ -12,9 +12,11 @@ import pytest
 from PIL import Image, ImageEnhance
 
 import pixseek
-from pixseek.dedup import KeepPolicy, _complete_linkage, _Edge, choose_keeper
+from pixseek.dedup import KeepPolicy, choose_keeper
+from pixseek.dedup.grouping import complete_linkage
+from pixseek.dedup.rules import Edge
 from pixseek.errors import PixseekError
-from pixseek.simjoin import ivf_self_join, similar_pairs
+from pixseek.dedup.simjoin import ivf_self_join, similar_pairs
 from pixseek.stores.faiss import FaissStore
 from pixseek.types import DuplicateMember
 
@@ -87,11 +89,11 @@ def test_no_chains():
     e = {"cosine": 0.95}
     edges = {}
     for a, b in [("A", "B"), ("B", "C")]:
-        edges[(a, b)] = edges[(b, a)] = _Edge("copy", "crop", e)
-    clusters = _complete_linkage(["A", "B", "C"], edges, min_rank=2)
+        edges[(a, b)] = edges[(b, a)] = Edge("copy", "crop", e)
+    clusters = complete_linkage(["A", "B", "C"], edges, min_rank=2)
     assert sorted(map(len, clusters)) == [1, 2]  # A and C never share a group through B
-    edges[("A", "C")] = edges[("C", "A")] = _Edge("copy", "hash", e)
-    assert sorted(map(len, _complete_linkage(["A", "B", "C"], edges, min_rank=2))) == [3]
+    edges[("A", "C")] = edges[("C", "A")] = Edge("copy", "hash", e)
+    assert sorted(map(len, complete_linkage(["A", "B", "C"], edges, min_rank=2))) == [3]
 
 
 def member(path, size=100, w=100, h=100, fmt="JPEG", taken=None, mtime=0):
@@ -278,18 +280,18 @@ def test_ivf_self_join_finds_near_duplicates():
 def test_copy_groups_are_one_hop_stars():
     """An original O with two edits E1, E2 (each a copy of O, not of each other) is one group;
     X, a look-alike matched only by E2, is not pulled in through E2."""
-    from pixseek.dedup import _groups
+    from pixseek.dedup.grouping import cluster
 
-    e = _Edge("copy", "hash", {"cosine": 0.95})
+    e = Edge("copy", "hash", {"cosine": 0.95})
     edges = {}
     for a, b in [("O", "E1"), ("O", "E2"), ("E2", "X")]:
         edges[(a, b)] = edges[(b, a)] = e
-    groups = sorted(sorted(g) for g in _groups(["O", "E1", "E2", "X"], edges, similar=False))
+    groups = sorted(sorted(g) for g in cluster(["O", "E1", "E2", "X"], edges, similar=False))
     assert groups == [["E1", "E2", "O"], ["X"]]
     # a grey picture matches every colour variant of a design: it never gathers them
     for a, b in [("grey", "warm"), ("grey", "cold")]:
         edges[(a, b)] = edges[(b, a)] = e
-    groups = _groups(["O", "E1", "E2", "X", "grey", "warm", "cold"], edges, similar=False, grey={"grey"})
+    groups = cluster(["O", "E1", "E2", "X", "grey", "warm", "cold"], edges, similar=False, grey={"grey"})
     assert not any({"warm", "cold"} <= set(g) for g in groups)
 
 
@@ -316,7 +318,7 @@ def test_schema_1_catalogue_migrates_and_indexing_stores_hashes(tmp_path, galler
 def test_move_across_file_systems_copies_verifies_and_undoes(lib, dup_gallery, tmp_path, monkeypatch):
     import errno
 
-    import pixseek.actions as actions
+    import pixseek.dedup.files as files
 
     real_link = os.link
 
@@ -325,7 +327,7 @@ def test_move_across_file_systems_copies_verifies_and_undoes(lib, dup_gallery, t
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         return real_link(src, dest)
 
-    monkeypatch.setattr(actions.os, "link", link)
+    monkeypatch.setattr(files.os, "link", link)
     before = {p: (md5(p), os.stat(p).st_mtime_ns) for p in dup_gallery.rglob("*.*")}
     report = lib.apply(lib.duplicates(), "move", move_to=tmp_path / "q")
     assert report.done == 6 and not report.skipped

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from pixseek.cli import main
-from pixseek.dedup_eval import DUPLICATES, LOOKALIKES, predicted_pairs, score
-from pixseek.dedup_labelled import Item
+from pixseek.evaluation.duplicates import DUPLICATES, LOOKALIKES, predicted_pairs, score
+from pixseek.evaluation.labelled import Item
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import pytest
 
 from pixseek.cli import main
 from pixseek.errors import PixseekError
-from pixseek.evaluation import evaluate_retrieval, read_captions, recall_at_k
+from pixseek.evaluation.retrieval import evaluate_retrieval, read_captions, recall_at_k
 
 
 def test_recall_at_k_by_hand():

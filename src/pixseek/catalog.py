@@ -337,7 +337,7 @@ class Catalog:
         db.execute("DELETE FROM vectors")
         db.execute("DELETE FROM files")
 
-    # -- duplicate finding (see dedup.py) ----------------------------------------------------------
+    # -- duplicate finding (see dedup/) -----------------------------------------------------------
     def set_hashes(self, db: sqlite3.Connection, sha: str, hashes: "ImageHashes") -> None:
         """Record the perceptual hashes of the content ``sha`` (kept across renames and copies)."""
         db.execute(

@@ -258,7 +258,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
             stages.close()
         print_groups(args, groups)
         if args.html:
-            from .dedup_html import write_html
+            from .dedup import write_html
 
             write_html(groups, args.html)
             if not args.json:
@@ -305,13 +305,10 @@ def print_groups(args: argparse.Namespace, groups: Sequence[DuplicateGroup]) -> 
 
 
 def _why(group: DuplicateGroup, path: str) -> str:
-    """The evidence linking ``path`` to the keeper (else to anyone), in a few words."""
+    """The evidence linking ``path`` to the keeper (else to anyone), in one line."""
     mine = [e for e in group.evidence if path in (e.a, e.b)]
     best = next((e for e in mine if group.keep in (e.a, e.b)), mine[0] if mine else None)
-    if best is None:
-        return ""
-    scores = ", ".join(f"{k} {v:g}" for k, v in best.scores.items())
-    return f"({best.rule}{': ' + scores if scores else ''})"
+    return f"({best.describe()})" if best else ""
 
 
 def print_action(args: argparse.Namespace, report: ActionReport) -> None:
@@ -329,7 +326,7 @@ def print_action(args: argparse.Namespace, report: ActionReport) -> None:
 def cmd_eval_dedup(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .dedup_eval import MODEL, PRETRAINED, evaluate_dedup
+    from .evaluation.duplicates import MODEL, PRETRAINED, evaluate_dedup
 
     if args.model or args.pretrained:
         model, pretrained = args.model or MODEL, args.pretrained

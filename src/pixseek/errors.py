@@ -34,3 +34,7 @@ class ImageDecodeError(PixseekError):
 
 class CatalogError(PixseekError):
     """The catalogue is unreadable, from a newer pixseek, or otherwise unusable."""
+
+
+class ActionError(PixseekError):
+    """An action on duplicates or its undo cannot start (bad target folder, unreadable manifest...)."""

@@ -23,8 +23,8 @@ from .access import resolves_inside
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
 from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
-from .evaluation import RetrievalReport, evaluate_retrieval, read_captions
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
+from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_captions
 from .explore import Embeddings, load_embeddings
 from .indexing import Pipeline
 from .indexing.signals import signal_coverage
@@ -324,7 +324,7 @@ class Library:
         """``move`` (to ``move_to``, keeping relative paths), ``hardlink`` or ``delete`` (to the
         trash) every non-keeper of ``groups``, after re-checking each file. Writes a manifest
         first (``report.manifest``) that :meth:`undo` reverses."""
-        from .actions import apply_action
+        from .dedup import apply_action
 
         with self._writer_lock(), self._lock:
             return apply_action(self.catalog, lambda: self.store, list(groups), action,
@@ -332,7 +332,7 @@ class Library:
 
     def undo(self, manifest: str | os.PathLike, *, progress: ProgressFn | None = None) -> ActionReport:
         """Restore every file an action moved, linked or trashed, bit-identical, and re-index it."""
-        from .actions import undo_manifest
+        from .dedup import undo_manifest
 
         with self._writer_lock(), self._lock:
             return undo_manifest(self.catalog, lambda: self.store, os.path.expanduser(os.fspath(manifest)),
@@ -340,7 +340,7 @@ class Library:
 
     def manifests(self) -> list[str]:
         """Manifests of past actions, newest first (what the UI offers to undo)."""
-        from .actions import manifests
+        from .dedup import manifests
 
         return [str(p) for p in manifests(self.db_dir / MANIFEST_DIR)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -165,7 +166,7 @@ class SearchResults:
         return asdict(self)
 
 
-# -- duplicates (dedup.py, actions.py) -------------------------------------------------------------
+# -- duplicates (dedup/) --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DuplicateMember:
     """One file of a duplicate group, with what a person needs to choose a keeper."""
@@ -195,6 +196,19 @@ class Evidence:
     tier: str  # "exact" | "copy" | "similar"
     rule: str  # "same-bytes", "same-pixels", "hash", "crop", "embedding"
     scores: dict[str, float] = field(default_factory=dict)
+
+    def describe(self, name: Callable[[str], str] = os.path.basename, strong: Callable[[str], str] = str) -> str:
+        """Why the two files are linked, in one line (the CLI, the HTML report and the web UI show it)::
+
+            a.jpg ↔ b.jpg: copy (hash) · cosine 0.9812 · phash 4 · grey 0.97 · color 0.01
+
+        ``name`` turns each path into what is shown (default: its file name) and ``strong`` marks
+        the tier: a renderer passes its own markup (the web UI: code spans and bold).
+        """
+        scores = " · ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                            for k, v in self.scores.items())
+        line = f"{name(self.a)} ↔ {name(self.b)}: {strong(self.tier)} ({self.rule})"
+        return line + (f" · {scores}" if scores else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -158,7 +158,8 @@ class VectorSignal(Signal):
 
 
 # -- the registry ----------------------------------------------------------------------------------
-SIGNALS: list[Signal] = [FactsSignal(), PerceptualSignal(), PixelHashSignal()]
+PERCEPTUAL = PerceptualSignal()
+SIGNALS: list[Signal] = [FactsSignal(), PERCEPTUAL, PixelHashSignal()]
 
 
 def register(signal: Signal) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import html
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -56,10 +57,8 @@ def member_date(m: DuplicateMember) -> str:
 
 
 def evidence_line(e: Evidence) -> str:
-    """``a.jpg ↔ b.jpg: copy (hash) · cosine 0.98 · phash 4``."""
-    scores = " · ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in e.scores.items())
-    pair = f"{render.code(os.path.basename(e.a))} ↔ {render.code(os.path.basename(e.b))}"
-    return f"{pair}: **{e.tier}** ({html.escape(e.rule)})" + (f" · {scores}" if scores else "")
+    """``a.jpg ↔ b.jpg: **copy** (hash) · cosine 0.98 · phash 4``, file names as code."""
+    return e.describe(name=lambda path: render.code(os.path.basename(path)), strong=lambda tier: f"**{tier}**")
 
 
 def group_header(n: int, g: DuplicateGroup) -> str:
@@ -148,10 +147,43 @@ def thumbnails(lib: Library, g: DuplicateGroup, keep: str) -> list[tuple[str, st
     return [(one(m), member_caption(m, keep)) for m in g.members]
 
 
-# -- the tab -----------------------------------------------------------------------------------------
+# -- the tab: layout, handlers, wiring ---------------------------------------------------------------
 def duplicates_tab(ctx: Any) -> None:
     """Builds the tab inside ``ctx.tab`` (see ``ui.app.TABS``)."""
-    lib: Library = ctx.lib
+    w = _layout(ctx.lib)
+    handlers = _Handlers(ctx.lib)
+    _wire(w, handlers)
+    _cards(ctx.lib, w, handlers)
+
+
+@dataclass
+class _Widgets:
+    """The tab's components, for the wiring."""
+
+    similar: gr.Checkbox
+    find_btn: gr.Button
+    status: gr.Markdown
+    action: gr.Radio
+    move_to: gr.Textbox
+    apply_btn: gr.Button
+    undo_btn: gr.Button
+    confirm_row: gr.Row
+    question: gr.Markdown
+    yes_btn: gr.Button
+    no_btn: gr.Button
+    groups_st: gr.State
+    picks_st: gr.State
+    similar_st: gr.State  # the flag of the groups on screen, for the refresh after an action
+    manifest_st: gr.State  # the last action of this session, for Undo
+    # Hidden inputs of the API-only endpoints (/choose, /not_duplicates); the cards call the same code.
+    group_no: gr.Number
+    keep_path: gr.Textbox
+    ticked: gr.Checkbox
+    choose_btn: gr.Button
+    not_dup_btn: gr.Button
+
+
+def _layout(lib: Library) -> _Widgets:
     with gr.Row(equal_height=True):
         similar = gr.Checkbox(label="Include similar shots (bursts, light/dark variants)", scale=2,
                               elem_id="dups-similar")
@@ -168,20 +200,22 @@ def duplicates_tab(ctx: Any) -> None:
         question = gr.Markdown(elem_id="dups-question")
         yes_btn = gr.Button("Yes, do it", variant="stop", scale=0, min_width=120, elem_id="dups-yes")
         no_btn = gr.Button("Cancel", scale=0, min_width=100, elem_id="dups-cancel")
-    groups_st = gr.State([])
-    picks_st = gr.State({})
-    similar_st = gr.State(False)  # the flag of the groups on screen, for the refresh after an action
-    manifest_st = gr.State(None)  # the last action of this session, for Undo
-    # Hidden inputs of the API-only endpoints (/choose, /not_duplicates); the cards call the same code.
-    group_no = gr.Number(visible=False, precision=0)
-    keep_path = gr.Textbox(visible=False)
-    ticked = gr.Checkbox(visible=False, value=True)
-    choose_btn = gr.Button(visible=False)
-    not_dup_btn = gr.Button(visible=False)
+    return _Widgets(similar, find_btn, status, action, move_to, apply_btn, undo_btn, confirm_row, question,
+                    yes_btn, no_btn, groups_st=gr.State([]), picks_st=gr.State({}), similar_st=gr.State(False),
+                    manifest_st=gr.State(None), group_no=gr.Number(visible=False, precision=0),
+                    keep_path=gr.Textbox(visible=False), ticked=gr.Checkbox(visible=False, value=True),
+                    choose_btn=gr.Button(visible=False), not_dup_btn=gr.Button(visible=False))
 
-    def find(want_similar: bool) -> tuple:
+
+class _Handlers:
+    """What the buttons do: each calls the library and returns the new state and status line."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+
+    def find(self, want_similar: bool) -> tuple:
         try:
-            groups = lib.duplicates(similar=bool(want_similar))
+            groups = self.lib.duplicates(similar=bool(want_similar))
         except PixseekError as exc:
             return [], {}, render.problem(str(exc)), bool(want_similar)
         line = summary(groups, bool(want_similar))
@@ -190,13 +224,13 @@ def duplicates_tab(ctx: Any) -> None:
             groups = groups[:MAX_GROUPS]
         return to_state(groups), default_picks(groups), line, bool(want_similar)
 
-    def choose(n: float, keep: str, selected: bool, groups: list[dict], picks: Picks) -> Picks:
+    def choose(self, n: float, keep: str, selected: bool, groups: list[dict], picks: Picks) -> Picks:
         i = int(n)
         if not 0 <= i < len(groups) or keep not in {m["path"] for m in groups[i]["members"]}:
             raise gr.Error("no such group or member: find duplicates again")
         return {**picks, str(i): {"keep": keep, "selected": bool(selected)}}
 
-    def review(act: str, folder: str, groups: list[dict], picks: Picks) -> tuple:
+    def review(self, act: str, folder: str, groups: list[dict], picks: Picks) -> tuple:
         chosen = chosen_groups(from_state(groups), picks)
         if not chosen:
             return gr.Row(visible=False), "", render.problem("nothing to do: find duplicates, then tick a group")
@@ -204,31 +238,31 @@ def duplicates_tab(ctx: Any) -> None:
             return gr.Row(visible=False), "", render.problem("type a quarantine folder first")
         return gr.Row(visible=True), plan_text(chosen, act, (folder or "").strip()), gr.skip()
 
-    def apply(act: str, folder: str, groups: list[dict], picks: Picks, want_similar: bool) -> tuple:
+    def apply(self, act: str, folder: str, groups: list[dict], picks: Picks, want_similar: bool) -> tuple:
         chosen = chosen_groups(from_state(groups), picks)
         if not chosen:
             return (gr.skip(), gr.skip(), render.problem("nothing to do: find duplicates, then tick a group"),
                     gr.skip(), gr.skip(), gr.skip(), gr.Row(visible=False))
         try:
-            report = lib.apply(chosen, act, move_to=(folder or "").strip() or None)
+            report = self.lib.apply(chosen, act, move_to=(folder or "").strip() or None)
         except PixseekError as exc:
             return (gr.skip(), gr.skip(), render.problem(str(exc)), gr.skip(), gr.skip(), gr.skip(),
                     gr.Row(visible=False))
-        groups, picks, line, _ = find(want_similar)
+        groups, picks, line, _ = self.find(want_similar)
         return (groups, picks, report_text(report) + "\n\n" + line, want_similar, report.manifest,
                 gr.Button(visible=True), gr.Row(visible=False))
 
-    def undo(manifest: str | None, want_similar: bool) -> tuple:
+    def undo(self, manifest: str | None, want_similar: bool) -> tuple:
         if not manifest:
             return gr.skip(), gr.skip(), render.problem("nothing to undo in this session"), gr.skip(), gr.skip()
         try:
-            report = lib.undo(manifest)
+            report = self.lib.undo(manifest)
         except PixseekError as exc:
             return gr.skip(), gr.skip(), render.problem(str(exc)), gr.skip(), gr.skip()
-        groups, picks, line, _ = find(want_similar)
+        groups, picks, line, _ = self.find(want_similar)
         return groups, picks, report_text(report) + "\n\n" + line, None, gr.Button(visible=False)
 
-    def not_duplicates(n: float, groups: list[dict], want_similar: bool) -> tuple:
+    def not_duplicates(self, n: float, groups: list[dict], want_similar: bool) -> tuple:
         i = int(n)
         if not 0 <= i < len(groups):
             return gr.skip(), gr.skip(), render.problem("no such group: find duplicates again")
@@ -236,47 +270,61 @@ def duplicates_tab(ctx: Any) -> None:
         try:
             for a_ix, a in enumerate(members):  # every pair: the group must not come back in part
                 for b in members[a_ix + 1:]:
-                    lib.not_duplicate(a, b)
+                    self.lib.not_duplicate(a, b)
         except PixseekError as exc:
             return gr.skip(), gr.skip(), render.problem(str(exc))
-        groups, picks, line, _ = find(want_similar)
+        groups, picks, line, _ = self.find(want_similar)
         return groups, picks, f"Remembered: group {i + 1} is not duplicates.\n\n{line}"
 
-    found = [groups_st, picks_st, status, similar_st]
-    find_btn.click(find, similar, found, api_name="find_duplicates")
-    choose_btn.click(choose, [group_no, keep_path, ticked, groups_st, picks_st], picks_st, api_name="choose")
-    apply_btn.click(review, [action, move_to, groups_st, picks_st], [confirm_row, question, status],
-                    api_name="review_action")
-    yes_btn.click(apply, [action, move_to, groups_st, picks_st, similar_st],
-                  [groups_st, picks_st, status, similar_st, manifest_st, undo_btn, confirm_row],
-                  api_name="apply_duplicates")
-    no_btn.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private")
-    undo_btn.click(undo, [manifest_st, similar_st], [groups_st, picks_st, status, manifest_st, undo_btn],
-                   api_name="undo_last")
-    not_dup_btn.click(not_duplicates, [group_no, groups_st, similar_st], [groups_st, picks_st, status],
-                      api_name="not_duplicates")
 
-    @gr.render(inputs=[groups_st, picks_st])
+def _wire(w: _Widgets, h: _Handlers) -> None:
+    """The tab's events, and the named API endpoints they make."""
+    found = [w.groups_st, w.picks_st, w.status, w.similar_st]
+    w.find_btn.click(h.find, w.similar, found, api_name="find_duplicates")
+    w.choose_btn.click(h.choose, [w.group_no, w.keep_path, w.ticked, w.groups_st, w.picks_st], w.picks_st,
+                       api_name="choose")
+    w.apply_btn.click(h.review, [w.action, w.move_to, w.groups_st, w.picks_st], [w.confirm_row, w.question, w.status],
+                      api_name="review_action")
+    w.yes_btn.click(h.apply, [w.action, w.move_to, w.groups_st, w.picks_st, w.similar_st],
+                    [w.groups_st, w.picks_st, w.status, w.similar_st, w.manifest_st, w.undo_btn, w.confirm_row],
+                    api_name="apply_duplicates")
+    w.no_btn.click(lambda: gr.Row(visible=False), None, w.confirm_row, api_visibility="private")
+    w.undo_btn.click(h.undo, [w.manifest_st, w.similar_st],
+                     [w.groups_st, w.picks_st, w.status, w.manifest_st, w.undo_btn], api_name="undo_last")
+    w.not_dup_btn.click(h.not_duplicates, [w.group_no, w.groups_st, w.similar_st], [w.groups_st, w.picks_st, w.status],
+                        api_name="not_duplicates")
+
+
+def _cards(lib: Library, w: _Widgets, h: _Handlers) -> None:
+    """One card per group on screen, redrawn when the groups or the choices change."""
+
+    @gr.render(inputs=[w.groups_st, w.picks_st])
     def cards(groups: list[dict], picks: Picks) -> None:
         for i, g in enumerate(from_state(groups)):
             pick = picks.get(str(i), {"keep": g.keep, "selected": True})
-            with gr.Group(elem_classes="px-dup-group", elem_id=f"dup-group-{i}"):
-                with gr.Row(equal_height=True):
-                    gr.Markdown(group_header(i, g))
-                    tick = gr.Checkbox(label="Include in the action", value=pick["selected"], scale=0, min_width=180,
-                                       interactive=True)
-                    not_btn = gr.Button("Not duplicates", size="sm", scale=0, min_width=140)
-                gr.Gallery(thumbnails(lib, g, pick["keep"]), show_label=False, columns=6, allow_preview=False,
-                           object_fit="contain", height=230, buttons=[])
-                gr.Markdown(members_table(g, pick["keep"]))
-                keeper = gr.Radio([(os.path.basename(m.path) + (" (protected)" if m.protected else ""), m.path)
-                                   for m in g.members], value=pick["keep"], label="Keep", interactive=True)
-                with gr.Accordion("Evidence", open=len(g.evidence) <= 3):
-                    gr.Markdown("\n".join(f"- {evidence_line(e)}" for e in g.evidence))
+            keeper, tick, not_btn = _card(lib, i, g, pick)
             # Closures bind the group number; the state round-trips keep the choices across re-renders.
-            keeper.input(lambda k, s, gs, ps, i=i: choose(i, k, s, gs, ps), [keeper, tick, groups_st, picks_st],
-                         picks_st, api_visibility="private")
-            tick.input(lambda s, k, gs, ps, i=i: choose(i, k, s, gs, ps), [tick, keeper, groups_st, picks_st],
-                       picks_st, api_visibility="private")
-            not_btn.click(lambda gs, sim, i=i: not_duplicates(i, gs, sim), [groups_st, similar_st],
-                          [groups_st, picks_st, status], api_visibility="private")
+            keeper.input(lambda k, s, gs, ps, i=i: h.choose(i, k, s, gs, ps), [keeper, tick, w.groups_st, w.picks_st],
+                         w.picks_st, api_visibility="private")
+            tick.input(lambda s, k, gs, ps, i=i: h.choose(i, k, s, gs, ps), [tick, keeper, w.groups_st, w.picks_st],
+                       w.picks_st, api_visibility="private")
+            not_btn.click(lambda gs, sim, i=i: h.not_duplicates(i, gs, sim), [w.groups_st, w.similar_st],
+                          [w.groups_st, w.picks_st, w.status], api_visibility="private")
+
+
+def _card(lib: Library, i: int, g: DuplicateGroup, pick: dict[str, Any]) -> tuple[gr.Radio, gr.Checkbox, gr.Button]:
+    """Group ``i``: header, thumbnails, the members' table, the keeper choice and the evidence."""
+    with gr.Group(elem_classes="px-dup-group", elem_id=f"dup-group-{i}"):
+        with gr.Row(equal_height=True):
+            gr.Markdown(group_header(i, g))
+            tick = gr.Checkbox(label="Include in the action", value=pick["selected"], scale=0, min_width=180,
+                               interactive=True)
+            not_btn = gr.Button("Not duplicates", size="sm", scale=0, min_width=140)
+        gr.Gallery(thumbnails(lib, g, pick["keep"]), show_label=False, columns=6, allow_preview=False,
+                   object_fit="contain", height=230, buttons=[])
+        gr.Markdown(members_table(g, pick["keep"]))
+        keeper = gr.Radio([(os.path.basename(m.path) + (" (protected)" if m.protected else ""), m.path)
+                           for m in g.members], value=pick["keep"], label="Keep", interactive=True)
+        with gr.Accordion("Evidence", open=len(g.evidence) <= 3):
+            gr.Markdown("\n".join(f"- {evidence_line(e)}" for e in g.evidence))
+    return keeper, tick, not_btn

@@ -1,4 +1,4 @@
-"""A labelled duplicate set made from real pictures, for :mod:`pixseek.dedup_eval` (``pixseek eval
+"""A labelled duplicate set made from real pictures, for :mod:`pixseek.evaluation.duplicates` (``pixseek eval
 dedup``, ``bench/dedup_eval.py``) and the calibration of :mod:`pixseek.dedup`.
 
 Sources: scikit-image's photos and Debian's desktop wallpapers (``mate-backgrounds``,
@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-from .config import HOME_ENV, data_dir
-from .errors import PixseekError
-from .samples import unpack_debian_packages
+from ..config import HOME_ENV, data_dir
+from ..errors import PixseekError
+from ..samples import unpack_debian_packages
 
 DEBS = ["mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers"]
 MAX_SIDE = 1600

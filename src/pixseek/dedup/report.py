@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from collections.abc import Sequence
 
-from .errors import ImageDecodeError, PixseekError
-from .imaging import decode_image
-from .types import DuplicateGroup, DuplicateMember, Evidence
-from .units import human_size
+from ..errors import ImageDecodeError, PixseekError
+from ..thumbs import jpeg_thumbnail
+from ..types import DuplicateGroup, DuplicateMember, Evidence
+from ..units import human_size
 
 THUMB = 240
 
@@ -28,7 +27,7 @@ h1{font-size:20px} .group{background:#fff;border:1px solid #ddd;border-radius:8p
 .member{width:250px;border:2px solid transparent;padding:4px;border-radius:6px}
 .member.keep{border-color:#2e7d32} .member img{max-width:240px;max-height:240px;display:block}
 .meta{font-size:12px;color:#555;word-break:break-all} .badge{font-size:11px;font-weight:600}
-table{font-size:12px;border-collapse:collapse;margin-top:.6em} td,th{padding:2px 8px;border-bottom:1px solid #eee}
+.evidence{font-size:12px;margin-top:.6em;padding-left:1.2em} .evidence code{font-size:12px}
 """
 
 
@@ -67,19 +66,17 @@ def _member(m: DuplicateMember, keep: bool) -> str:
 
 
 def _evidence(evidence: Sequence[Evidence]) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(os.path.basename(e.a))}</td><td>{html.escape(os.path.basename(e.b))}</td>"
-        f"<td>{e.tier}</td><td>{e.rule}</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in e.scores.items()))}"
-        "</td></tr>" for e in evidence)
-    return f"<table><tr><th>a</th><th>b</th><th>tier</th><th>signal</th><th>scores</th></tr>{rows}</table>"
+    items = "".join(f"<li>{e.describe(name=_code, strong=lambda tier: f'<b>{tier}</b>')}</li>" for e in evidence)
+    return f"<ul class=evidence>{items}</ul>"
+
+
+def _code(path: str) -> str:
+    return f"<code>{html.escape(os.path.basename(path))}</code>"
 
 
 def _thumb(path: str) -> str:
     try:
-        image = decode_image(path, min_side=THUMB).image
+        jpeg = jpeg_thumbnail(path, size=THUMB)
     except (ImageDecodeError, OSError):
         return "<div class=meta>(no preview)</div>"
-    image.thumbnail((THUMB, THUMB))
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=80)
-    return f"<img alt='' src='data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
+    return f"<img alt='' src='data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}'>"

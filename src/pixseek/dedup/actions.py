@@ -6,7 +6,7 @@ Safety, in the order it happens:
    size and mtime the catalogue recorded, and the same content hash (the file is read again).
    Its keeper is re-checked the same way. Protected files, and members that are the keeper's own
    file (hard link or symlink), are never touched.
-2. A manifest (JSON lines) listing every planned step, with what undo needs (content hash, mode,
+2. A manifest (JSON lines, :mod:`.manifest`) listing every planned step, with what undo needs (content hash, mode,
    times, the catalogue row and the vector), is written and fsync'ed before the first step.
 3. Moves never overwrite (``link`` + ``unlink`` on one filesystem; copy, fsync, verify, then
    unlink across filesystems). ``hardlink`` only replaces a file whose bytes equal the keeper's,
@@ -20,7 +20,6 @@ and leaves alone what never was.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import os
@@ -28,36 +27,21 @@ import shutil
 import stat
 import time
 import urllib.parse
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog, FileRow, NewFile
-from .errors import PixseekError
-from .hashing import content_hash
-from .stores.base import VectorStore
-from .types import ActionReport, DuplicateGroup, ProgressFn
+from ..catalog import Catalog, FileRow, NewFile
+from ..errors import ActionError
+from ..paths import is_under
+from ..stores.base import VectorStore
+from ..types import ActionReport, DuplicateGroup, ProgressFn
+from .files import (chown_quietly, fsync_dir, fsync_file, move_no_overwrite, same_device, sha_of, tmp_name,
+                    trash_dir, unlink_quietly)
+from .manifest import Step, read_manifest, step_vector, write_manifest
 
 ACTIONS = ("move", "hardlink", "delete")
-MANIFEST_VERSION = 1
-
-
-class ActionError(PixseekError):
-    """An action or undo cannot start (bad target folder, unreadable manifest...)."""
-
-
-@dataclass
-class _Step:
-    op: str  # move | trash | hardlink
-    path: str
-    keeper: str
-    sha: str
-    row: FileRow
-    dest: str | None = None
-    info: str | None = None  # trash: the .trashinfo file
 
 
 # -- apply -------------------------------------------------------------------------------------------
@@ -70,7 +54,7 @@ def apply_action(catalog: Catalog, store: Callable[[], VectorStore], groups: Seq
     target = _check_target(catalog, move_to) if action == "move" else None
     report = ActionReport(action, "")
     steps = _plan(catalog, groups, action, target, report)
-    manifest = _write_manifest(manifest_dir, action, target, catalog, steps)
+    manifest = write_manifest(manifest_dir, action, target, catalog, steps)
     report.manifest = str(manifest)
     done_rows: list[FileRow] = []
     linked: list[tuple[FileRow, os.stat_result]] = []
@@ -80,7 +64,7 @@ def apply_action(catalog: Catalog, store: Callable[[], VectorStore], groups: Seq
                 _do(step)
             except OSError as exc:
                 if step.info:
-                    _unlink_quietly(step.info)
+                    unlink_quietly(step.info)
                 report.skipped.append((step.path, f"{step.op} failed: {exc.strerror or exc}"))
                 continue
             log.write(json.dumps({"done": k}) + "\n")
@@ -103,7 +87,7 @@ def _check_target(catalog: Catalog, move_to: str | os.PathLike | None) -> Path:
         raise ActionError("--move-to needs a folder")
     target = Path(os.path.abspath(os.path.expanduser(os.fspath(move_to))))
     for root in catalog.roots():
-        if _under(str(target), root):
+        if is_under(str(target), root):
             raise ActionError(f"the quarantine folder {target} is inside the indexed folder {root}: "
                               "choose one outside, or the moved files come back as duplicates")
     try:
@@ -114,8 +98,8 @@ def _check_target(catalog: Catalog, move_to: str | os.PathLike | None) -> Path:
 
 
 def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, target: Path | None,
-          report: ActionReport) -> list[_Step]:
-    steps: list[_Step] = []
+          report: ActionReport) -> list[Step]:
+    steps: list[Step] = []
     roots = sorted(catalog.roots(), key=len, reverse=True)
     taken: set[str] = set()
     for group in groups:
@@ -137,7 +121,7 @@ def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, targe
                 reason = "not byte-identical to the keeper: a hard link would change it (use --move-to or --delete)"
             else:
                 reason = _check_file(catalog, m.path, m.sha)
-            if action == "hardlink" and reason is None and not _same_device(m.path, keeper.path):
+            if action == "hardlink" and reason is None and not same_device(m.path, keeper.path):
                 reason = "on another file system than the keeper: no hard link possible"
             if reason:
                 report.skipped.append((m.path, reason))
@@ -146,9 +130,9 @@ def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, targe
             assert row is not None  # _check_file found it
             if action == "move":
                 dest = _unique(target / _relative(m.path, roots), taken)
-                steps.append(_Step("move", m.path, keeper.path, m.sha, row, dest=str(dest)))
+                steps.append(Step("move", m.path, keeper.path, m.sha, row, dest=str(dest)))
             elif action == "hardlink":
-                steps.append(_Step("hardlink", m.path, keeper.path, m.sha, row))
+                steps.append(Step("hardlink", m.path, keeper.path, m.sha, row))
             else:
                 steps.append(_trash_step(m.path, keeper.path, m.sha, row, taken))
     return steps
@@ -168,20 +152,20 @@ def _check_file(catalog: Catalog, path: str, sha: str) -> str | None:
     if st.st_size != row.size or st.st_mtime_ns != row.mtime_ns:
         return "changed since indexing: run `pixseek index` and dedup again"
     try:
-        if _sha_of(path) != sha:
+        if sha_of(path) != sha:
             return "content changed since indexing: run `pixseek index` and dedup again"
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     return None
 
 
-def _do(step: _Step) -> None:
+def _do(step: Step) -> None:
     if step.op == "move":
-        _move_no_overwrite(step.path, step.dest)
+        move_no_overwrite(step.path, step.dest)
     elif step.op == "trash":
-        _move_no_overwrite(step.path, step.dest)
+        move_no_overwrite(step.path, step.dest)
     elif step.op == "hardlink":
-        tmp = _tmp_name(step.path)
+        tmp = tmp_name(step.path)
         os.link(step.keeper, tmp)
         try:
             os.replace(tmp, step.path)
@@ -218,7 +202,7 @@ def undo_manifest(catalog: Catalog, store: Callable[[], VectorStore], manifest: 
             problem = f"could not be restored: {exc.strerror or exc}"
         if problem is None:
             report.done += 1
-            restored.append((step, _vector(step)))
+            restored.append((step, step_vector(step)))
         elif problem != "in place":
             report.skipped.append((step["path"], problem))
         if progress:
@@ -231,19 +215,6 @@ def undo_manifest(catalog: Catalog, store: Callable[[], VectorStore], manifest: 
     return report
 
 
-def read_manifest(manifest: str | os.PathLike) -> tuple[dict, list[dict]]:
-    try:
-        with open(manifest, encoding="utf-8") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
-    except FileNotFoundError as exc:
-        raise ActionError(f"no manifest at {manifest}") from exc
-    except (OSError, ValueError) as exc:
-        raise ActionError(f"cannot read the manifest {manifest}: {exc}") from exc
-    if not lines or lines[0].get("pixseek_manifest") != MANIFEST_VERSION:
-        raise ActionError(f"{manifest} is not a pixseek manifest")
-    return lines[0], [line for line in lines[1:] if "op" in line]
-
-
 def _undo_step(step: dict) -> str | None:
     """None: restored now; "in place": nothing to do; else why it could not be restored."""
     path, sha = step["path"], step["sha"]
@@ -251,21 +222,21 @@ def _undo_step(step: dict) -> str | None:
         return _undo_hardlink(step)
     if os.path.lexists(path):
         try:
-            same = _sha_of(path) == sha
+            same = sha_of(path) == sha
         except OSError:
             same = False
         return "in place" if same else f"another file is at {path} now: left it, and the copy at {step['dest']}"
     dest = step["dest"]
     try:
-        if _sha_of(dest) != sha:
+        if sha_of(dest) != sha:
             return f"the copy at {dest} has changed: left it there"
     except OSError:
         return f"the copy at {dest} is gone"
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _move_no_overwrite(dest, path)
+    move_no_overwrite(dest, path)
     if step.get("info"):
-        _unlink_quietly(step["info"])
-    return None if _sha_of(path) == sha else f"restored {path} does not match its content hash"
+        unlink_quietly(step["info"])
+    return None if sha_of(path) == sha else f"restored {path} does not match its content hash"
 
 
 def _undo_hardlink(step: dict) -> str | None:
@@ -276,17 +247,17 @@ def _undo_hardlink(step: dict) -> str | None:
         return f"cannot be read ({exc.strerror})"
     if (st.st_dev, st.st_ino) != (kst.st_dev, kst.st_ino):
         return "in place"  # already its own file again
-    if _sha_of(path) != sha:
+    if sha_of(path) != sha:
         return "the linked file has changed since: cannot restore the old bytes"
-    tmp = _tmp_name(path)
+    tmp = tmp_name(path)
     shutil.copyfile(step["keeper"], tmp)
-    _chown_quietly(tmp, step.get("uid"), step.get("gid"))
+    chown_quietly(tmp, step.get("uid"), step.get("gid"))
     os.chmod(tmp, step["mode"] & 0o7777)
     os.utime(tmp, ns=(step.get("atime_ns", step["mtime_ns"]), step["mtime_ns"]))
-    _fsync_file(tmp)
+    fsync_file(tmp)
     os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
-    return None if _sha_of(path) == sha else f"restored {path} does not match its content hash"
+    fsync_dir(os.path.dirname(path))
+    return None if sha_of(path) == sha else f"restored {path} does not match its content hash"
 
 
 def _index_returns(catalog: Catalog, store: Callable[[], VectorStore],
@@ -315,49 +286,7 @@ def _index_returns(catalog: Catalog, store: Callable[[], VectorStore],
         s.save()
 
 
-def _vector(step: dict) -> np.ndarray | None:
-    blob = step.get("vector")
-    return np.frombuffer(base64.b64decode(blob), dtype=np.float32).copy() if blob else None
-
-
-# -- manifest ----------------------------------------------------------------------------------------
-def _write_manifest(folder: Path, action: str, target: Path | None, catalog: Catalog,
-                    steps: list[_Step]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = folder / f"{stamp}-{action}-{uuid.uuid4().hex[:6]}.jsonl"
-    vectors = {}
-    for start in range(0, len(steps), 500):
-        chunk = [s.row.id for s in steps[start:start + 500]]
-        for fid, vec in zip(chunk, catalog.vectors(chunk) if chunk else []):
-            vectors[fid] = base64.b64encode(np.ascontiguousarray(vec, np.float32).tobytes()).decode()
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"pixseek_manifest": MANIFEST_VERSION, "action": action, "created": time.time(),
-                             "target": str(target) if target else None, "steps": len(steps)}) + "\n")
-        for s in steps:
-            st = os.stat(s.path)
-            fh.write(json.dumps({
-                "op": s.op, "path": s.path, "dest": s.dest, "info": s.info, "keeper": s.keeper, "sha": s.sha,
-                "size": st.st_size, "mtime_ns": st.st_mtime_ns, "atime_ns": st.st_atime_ns, "mode": st.st_mode,
-                "uid": st.st_uid, "gid": st.st_gid,
-                "row": {"width": s.row.width, "height": s.row.height, "taken_at": s.row.taken_at,
-                        "format": s.row.format},
-                "vector": vectors.get(s.row.id)}) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(str(folder))
-    return path
-
-
-def manifests(folder: Path) -> list[Path]:
-    """Manifests in ``folder``, newest first."""
-    return sorted(folder.glob("*.jsonl"), reverse=True) if folder.is_dir() else []
-
-
-# -- the freedesktop trash -----------------------------------------------------------------------------
-def _trash_step(path: str, keeper: str, sha: str, row: FileRow, taken: set[str]) -> _Step:
+def _trash_step(path: str, keeper: str, sha: str, row: FileRow, taken: set[str]) -> Step:
     """Plan a move into the trash of ``path``'s file system: its ``files/`` entry and the
     ``info/*.trashinfo`` that file managers read to restore it (written at plan time)."""
     trash = trash_dir(path)
@@ -379,113 +308,14 @@ def _trash_step(path: str, keeper: str, sha: str, row: FileRow, taken: set[str])
             fh.write("[Trash Info]\nPath=" + urllib.parse.quote(path) + "\nDeletionDate="
                      + datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S") + "\n")
         taken.add(str(dest))
-        return _Step("trash", path, keeper, sha, row, dest=str(dest), info=str(info_file))
+        return Step("trash", path, keeper, sha, row, dest=str(dest), info=str(info_file))
     raise ActionError(f"the trash {trash} has no free name for {name}")
-
-
-def trash_dir(path: str) -> Path:
-    """The freedesktop trash for ``path``: the home trash when on the same file system, else
-    ``$topdir/.Trash-$UID`` at the top of the file's own file system."""
-    if os.name != "posix" or not hasattr(os, "getuid"):
-        raise ActionError("--delete uses the freedesktop trash, which this system lacks: use --move-to DIR")
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    home_trash = Path(data_home) / "Trash"
-    dev = os.stat(path).st_dev
-    if _device_of(home_trash) == dev:
-        return home_trash
-    top = Path(path).parent
-    while top.parent != top and os.stat(top.parent).st_dev == dev:
-        top = top.parent
-    return top / f".Trash-{os.getuid()}"
-
-
-def _device_of(path: Path) -> int:
-    p = path
-    while not p.exists():
-        p = p.parent
-    return os.stat(p).st_dev
-
-
-# -- file helpers ------------------------------------------------------------------------------------
-def _move_no_overwrite(src: str, dest: str | None) -> None:
-    assert dest is not None
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    try:
-        os.link(src, dest)  # fails if dest exists: never overwrites
-    except OSError as exc:
-        if exc.errno != 18:  # EXDEV: another file system
-            raise
-        _copy_across(src, dest)
-    _fsync_dir(os.path.dirname(dest))
-    os.unlink(src)
-    _fsync_dir(os.path.dirname(src))
-
-
-def _copy_across(src: str, dest: str) -> None:
-    tmp = _tmp_name(dest)
-    shutil.copy2(src, tmp)
-    st = os.stat(src)
-    _chown_quietly(tmp, st.st_uid, st.st_gid)
-    _fsync_file(tmp)
-    if _sha_of(tmp) != _sha_of(src):
-        os.unlink(tmp)
-        raise OSError(f"copy of {src} does not match")
-    os.link(tmp, dest)
-    os.unlink(tmp)
-
-
-def _chown_quietly(path: str, uid: int | None, gid: int | None) -> None:
-    """Give the copy its original owner where we may (root); elsewhere it is ours anyway."""
-    if uid is None or gid is None or not hasattr(os, "chown"):
-        return
-    try:
-        os.chown(path, uid, gid)
-    except OSError:
-        pass
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _sha_of(path: str) -> str:
-    with open(path, "rb") as fh:
-        return content_hash(fh.read())
-
-
-def _tmp_name(path: str) -> str:
-    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.pixseek-{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        _fsync_file(path or ".")
-    except OSError:
-        pass  # some file systems cannot fsync a folder; the data itself was synced
-
-
-def _same_device(a: str, b: str) -> bool:
-    try:
-        return os.stat(a).st_dev == os.stat(b).st_dev
-    except OSError:
-        return False
 
 
 def _relative(path: str, roots: list[str]) -> str:
     """``path`` below the quarantine folder: relative to its indexed root, under the root's name."""
     for root in roots:
-        if _under(path, root):
+        if is_under(path, root):
             return os.path.join(os.path.basename(root.rstrip(os.sep)) or "root", os.path.relpath(path, root))
     return path.lstrip(os.sep)
 
@@ -497,12 +327,3 @@ def _unique(dest: Path, taken: set[str]) -> Path:
         n += 1
     taken.add(str(candidate))
     return candidate
-
-
-def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def iter_steps(manifest: str | os.PathLike) -> Iterator[dict]:
-    """The planned steps of a manifest (for clients that show what undo would do)."""
-    yield from read_manifest(manifest)[1]
