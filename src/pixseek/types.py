@@ -80,7 +80,7 @@ class LibraryStatus:
     roots: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     db: str = ""
-    store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.scaleout)
+    store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.stores.keeper)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
