@@ -59,6 +59,7 @@ class Backend:
 
     name: str
     opener: Callable[..., VectorStore]
+    kind: str | None = None  # FaissStore.kind once filled
     atol: float = 1e-5  # vectors and scores: exact back ends; IVF-SQ8 stores 8-bit codes
     exact: bool = True  # top-k and range results equal brute force
 
@@ -117,11 +118,11 @@ def _collection(request) -> str:
 def backend(request, tmp_path) -> Iterator[Backend]:
     kind = request.param
     if kind == "faiss-flat":
-        yield Backend(kind, lambda dim, scope: FaissStore(tmp_path, dim, id_range=scope))
+        yield Backend(kind, lambda dim, scope: FaissStore(tmp_path, dim, id_range=scope), kind="flat")
         return
     if kind == "faiss-ivf":
         yield Backend(kind, lambda dim, scope: FaissStore(tmp_path, dim, ann_threshold=IVF_THRESHOLD,
-                                                          id_range=scope), atol=0.05, exact=False)
+                                                          id_range=scope), kind="ivf_sq8", atol=0.05, exact=False)
         return
     pytest.importorskip("pymilvus")
     if kind == "milvus-lite":
@@ -170,6 +171,8 @@ def check_top_k(backend: Backend, got, want) -> None:
 def test_search_equals_brute_force(backend):
     store = backend.filled()
     assert isinstance(store, VectorStore)
+    if backend.kind:
+        assert store.kind == backend.kind
     check_top_k(backend, store.search(QUERIES, 10), brute_force(QUERIES, VECS, IDS, 10))
     scores, found = store.search(VECS[7:8], 1)  # a stored vector finds itself
     assert found[0, 0] == IDS[7] and scores[0, 0] == pytest.approx(1.0, abs=backend.atol)
@@ -195,6 +198,8 @@ def test_remove_counts_the_ids_present(backend):
     assert len(store) == N - 2 and not np.isin(IDS[:2], store.ids()).any()
     store.save()
     assert not np.isin(IDS[:2], store.search(VECS[:2], 5)[1]).any()
+    with pytest.raises(KeyError):
+        store.get(IDS[:1])
 
 
 def test_search_pads_with_minus_one_and_minus_inf(backend):
@@ -203,6 +208,11 @@ def test_search_pads_with_minus_one_and_minus_inf(backend):
     assert scores.shape == found.shape == (3, 4) and found.dtype == np.int64 and scores.dtype == np.float32
     assert (found == -1).all() and np.isneginf(scores).all()
     assert [len(i) for i, _ in store.range_search(QUERIES[:2], 0.5)] == [0, 0]
+    assert len(store) == 0 and store.ids().size == 0
+    store.save()
+    store.close()
+    store = backend.open()
+    assert len(store) == 0
     store.add(IDS[:3], VECS[:3])
     store.save()
     scores, found = store.search(QUERIES[:2], 5)
@@ -318,3 +328,14 @@ def test_destroy_deletes_the_store(backend):
         len(store)
     again = backend.open()
     assert len(again) == 0
+
+
+def test_bad_input_is_rejected(backend):
+    store = backend.open()
+    with pytest.raises(ValueError):
+        store.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
+    with pytest.raises(ValueError):
+        store.add(np.arange(3), np.zeros((2, DIM), np.float32))
+    with pytest.raises(ValueError):
+        store.add(np.arange(1), np.full((1, DIM), np.nan, np.float32))
+    assert len(store) == 0
