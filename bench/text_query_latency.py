@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import pixseek  # noqa: E402
 from pixseek.catalog import Catalog, NewFile  # noqa: E402
-from pixseek.library import CATALOG_FILE, STORE_FILE  # noqa: E402
+from pixseek.library import CATALOG_FILE  # noqa: E402
+from pixseek.stores.keeper import STORE_FILE  # noqa: E402
 from pixseek.stores.faiss import FaissStore  # noqa: E402
 
 GOAL_P50_MS = 25.0

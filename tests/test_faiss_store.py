@@ -1,4 +1,6 @@
-"""FaissStore: exact and IVF paths against numpy brute force, upserts, filters, persistence."""
+"""FaissStore specifics: the flat-to-IVF switch by size, IVF quality, the one file and its atomic save.
+
+The cases every store shares (upserts, filters, padding, range search, ...) are in test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -61,89 +63,6 @@ def small_store(tmp_path: Path, n: int = 2_000) -> tuple[FaissStore, np.ndarray,
     return store, ids, vecs
 
 
-# -- exact path --------------------------------------------------------------------------------
-
-
-def test_exact_search_equals_brute_force(tmp_path):
-    store, ids, vecs = small_store(tmp_path)
-    queries = clustered(20, seed=4)
-    scores, found = store.search(queries, 10)
-    want_scores, want_ids = brute_force(queries, vecs, ids, 10)
-    assert store.kind == "flat"
-    assert found.dtype == np.int64 and scores.dtype == np.float32
-    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
-    assert recall(found, want_ids) == 1.0
-
-
-def test_upsert_replaces_and_last_duplicate_wins(tmp_path):
-    store, ids, vecs = small_store(tmp_path)
-    new = clustered(2, seed=5)
-    store.add(np.array([ids[0]]), new[:1])
-    assert len(store) == len(ids)
-    np.testing.assert_allclose(store.get(ids[:1])[0], new[0], atol=1e-6)
-    store.add(np.array([ids[1], ids[1]]), new)  # same id twice in one batch: the last one wins
-    np.testing.assert_allclose(store.get(ids[1:2])[0], new[1], atol=1e-6)
-    _, found = store.search(new[1:], 1)
-    assert found[0, 0] == ids[1]
-    assert len(store) == len(ids)
-
-
-def test_remove_counts_present_ids(tmp_path):
-    store, ids, vecs = small_store(tmp_path)
-    assert store.remove(np.array([ids[0], ids[1], ids[1], 999_999])) == 2
-    assert store.remove(np.array([ids[0]])) == 0
-    assert len(store) == len(ids) - 2
-    assert not np.isin(ids[:2], store.ids()).any()
-    _, found = store.search(vecs[:2], 5)
-    assert not np.isin(ids[:2], found).any()
-    with pytest.raises(KeyError):
-        store.get(ids[:1])
-
-
-def test_filter_returns_k_when_k_exist_exact(tmp_path):
-    store, ids, vecs = small_store(tmp_path)
-    queries = clustered(5, seed=6)
-    for size in (3, 50, 1_500):  # direct scoring, and a filtered scan of the index
-        allowed = ids[::7][:size]
-        scores, found = store.search(queries, 10, filter_ids=allowed)
-        k = min(10, size)
-        assert (found[:, :k] >= 0).all() and (found[:, k:] == -1).all()
-        assert np.isneginf(scores[:, k:]).all()
-        _, want = brute_force(queries, vecs[np.isin(ids, allowed)], allowed, k)
-        assert recall(found[:, :k], want) == 1.0
-    _, found = store.search(queries, 10, filter_ids=np.array([-5, 10**9]))  # none present
-    assert (found == -1).all()
-
-
-def test_range_search_equals_brute_force_exact(tmp_path):
-    store, ids, vecs = small_store(tmp_path)
-    queries = clustered(10, seed=7)
-    results = store.range_search(queries, 0.8)
-    assert len(results) == len(queries)
-    for q, (found, scores) in zip(queries, results):
-        s = vecs @ q
-        assert set(found.tolist()) == set(ids[s >= 0.8].tolist())
-        assert (np.diff(scores) <= 0).all() and (scores >= 0.8).all()
-
-
-def test_empty_store_pads(tmp_path):
-    store = FaissStore(tmp_path, DIM)
-    scores, found = store.search(clustered(3, seed=8), 4)
-    assert scores.shape == found.shape == (3, 4)
-    assert (found == -1).all() and np.isneginf(scores).all()
-    assert store.range_search(clustered(2, seed=8), 0.5)[0][0].size == 0
-    assert len(store) == 0 and store.ids().size == 0
-    store.save()
-    assert len(FaissStore(tmp_path, DIM)) == 0
-
-
-def test_fewer_than_k_pads(tmp_path):
-    store, ids, _ = small_store(tmp_path, n=3)
-    scores, found = store.search(clustered(1, seed=9), 5)
-    assert sorted(found[0, :3].tolist()) == sorted(ids.tolist())
-    assert (found[0, 3:] == -1).all() and np.isneginf(scores[0, 3:]).all()
-
-
 # -- persistence -------------------------------------------------------------------------------
 
 
@@ -180,13 +99,6 @@ def test_interrupted_save_keeps_old_file(tmp_path, monkeypatch):
     assert len(FaissStore(tmp_path, DIM)) == len(ids) - 100
 
 
-def test_reopen_with_other_dim_is_refused(tmp_path):
-    store, _, _ = small_store(tmp_path, n=10)
-    store.save()
-    with pytest.raises(StoreError, match="64-d"):
-        open_store(tmp_path, 32)
-
-
 def test_corrupt_file_is_a_store_error(tmp_path):
     (tmp_path / "vectors.faiss").write_bytes(b"not an index")
     with pytest.raises(StoreError, match="cannot read"):
@@ -197,23 +109,6 @@ def test_open_store_specs(tmp_path):
     assert open_store(tmp_path / "x.faiss", DIM).path == tmp_path / "x.faiss"
     with pytest.raises(StoreError, match="(?i)milvus"):
         open_store("milvus://localhost:19530/images", DIM)
-
-
-def test_closed_store_refuses(tmp_path):
-    store, _, vecs = small_store(tmp_path, n=10)
-    store.close()
-    with pytest.raises(StoreError, match="closed"):
-        store.search(vecs[:1], 1)
-
-
-def test_bad_input_is_rejected(tmp_path):
-    store = FaissStore(tmp_path, DIM)
-    with pytest.raises(ValueError):
-        store.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
-    with pytest.raises(ValueError):
-        store.add(np.arange(3), np.zeros((2, DIM), np.float32))
-    with pytest.raises(ValueError):
-        store.add(np.arange(1), np.full((1, DIM), np.nan, np.float32))
 
 
 # -- IVF path ----------------------------------------------------------------------------------

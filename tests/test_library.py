@@ -163,6 +163,6 @@ def test_search_keeps_working_while_indexing(gallery, tmp_path):
         worker.join()
         assert not errors and during > 0
         with pytest.raises(PixseekError, match="another pixseek is indexing"):
-            with lib._writer_lock():
+            with lib.writing():
                 lib.index([gallery])
         assert lib.status().images == 411 and len(lib.store) == 411

@@ -1,4 +1,5 @@
-"""MilvusStore on Milvus Lite against FaissStore (exact): same top-k, filters, range search, scopes."""
+"""MilvusStore specifics on Milvus Lite, against FaissStore (exact): filters pushed down in chunks, paged range
+search, id ranges sharing one collection, specs. The shared cases are in test_store_contract.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pixseek.stores.faiss import FaissStore
 
 pytest.importorskip("pymilvus")
 from pixseek.stores import milvus as milvus_mod  # noqa: E402
-from pixseek.stores.milvus import MilvusStore, parse_milvus_spec  # noqa: E402
+from pixseek.stores.milvus import parse_milvus_spec  # noqa: E402
 
 DIM = 64
 
@@ -48,17 +49,6 @@ def same_hits(a, b, atol=1e-5):
     assert np.array_equal(ia, ib)
 
 
-def test_same_top_k_as_faiss_flat(pair):
-    mil, faiss, ids, vecs = pair
-    queries = clustered(25, seed=2)
-    assert len(mil) == 3000 and isinstance(mil, MilvusStore)
-    same_hits(mil.search(queries, 10), faiss.search(queries, 10))
-    # k beyond the store pads like FAISS does
-    small = mil.search(queries[:2], 5, filter_ids=ids[:3])
-    assert (small[1][:, 3:] == -1).all() and np.isneginf(small[0][:, 3:]).all()
-    same_hits(small, faiss.search(queries[:2], 5, filter_ids=ids[:3]))
-
-
 def test_filters_are_pushed_down_in_chunks(pair, monkeypatch):
     mil, faiss, ids, _ = pair
     queries = clustered(5, seed=3)
@@ -91,22 +81,6 @@ def test_range_search_equals_faiss_and_pages(pair, monkeypatch):
         mil.range_search(queries, 0.55)
 
 
-def test_upsert_remove_get(pair):
-    mil, _, ids, vecs = pair
-    new = clustered(2, seed=5)
-    mil.add(np.array([ids[0], ids[0]]), new)  # the last duplicate wins
-    np.testing.assert_allclose(mil.get(ids[:1]), new[1:], atol=1e-6)
-    assert len(mil) == 3000
-    assert mil.remove(np.array([ids[1], ids[1], ids[2], 123456789])) == 2
-    assert len(mil) == 2998 and ids[1] not in set(mil.ids()) and mil.ids().dtype == np.int64
-    with pytest.raises(KeyError):
-        mil.get(ids[1:2])
-    np.testing.assert_allclose(mil.get(ids[[5, 3]]), vecs[[5, 3]], atol=1e-6)
-    mil.save()
-    scores, found = mil.search(vecs[3:4], 1)
-    assert found[0, 0] == ids[3] and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
-
-
 def test_id_ranges_share_one_collection(milvus_spec):
     a = open_store(milvus_spec, DIM, id_range=(0, 1000))
     b = open_store(milvus_spec, DIM, id_range=(1000, 2000))
@@ -124,20 +98,6 @@ def test_id_ranges_share_one_collection(milvus_spec):
     assert len(whole) == 10
     for s in (a, b, whole):
         s.close()
-
-
-def test_reopen_keeps_vectors_and_checks_the_schema(milvus_spec):
-    store = open_store(milvus_spec, DIM)
-    store.add(np.arange(5), clustered(5, seed=7))
-    store.save()
-    store.close()
-    with pytest.raises(StoreError, match="closed"):
-        len(store)
-    again = open_store(milvus_spec, DIM)
-    assert sorted(again.ids()) == list(range(5))
-    again.close()
-    with pytest.raises(StoreError, match="holds 64-d vectors, but the encoder makes 32-d"):
-        open_store(milvus_spec, 32)
 
 
 def test_specs_are_canonical_and_bad_ones_are_clear(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from PIL import Image
 import pixseek
 from pixseek.errors import PixseekError
 from pixseek.migrate import merge, migrate
-from pixseek.scaleout import StoreMismatchError
+from pixseek.stores.keeper import StoreMismatchError
 from pixseek.shard import ID_SPAN, ShardError, ShardSpec, shard_of
 from pixseek.stores import StoreError, open_store
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import scaleout
 from .access import resolves_inside
 from .catalog import Catalog
 from .config import DEFAULT_MODEL, default_db_dir
@@ -31,6 +30,7 @@ from .indexing.signals import signal_coverage
 from .indexing.sources import IndexPlan, plan_index
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .stores.base import VectorStore
+from .stores.keeper import StoreKeeper
 from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
@@ -39,7 +39,6 @@ from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, Dupl
 
 CATALOG_FILE = "catalog.sqlite"
 MANIFEST_DIR = "manifests"
-STORE_FILE = "vectors.faiss"
 THUMBS_DIR = "thumbs"
 ImageQuery = str | os.PathLike | bytes
 
@@ -73,15 +72,13 @@ class Library:
         else:
             self.spec = normalize_spec(ModelSpec(model or DEFAULT_MODEL, pretrained, device))
         self._encoder: Encoder | None = None
-        self._store: VectorStore | None = None
         self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
         self._index_lock = threading.Lock()  # one index run at a time within this process
         # Which files count as copies of one picture when results are collapsed: same bytes for now;
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
         self.copy_groups: CopyGroups = ExactCopies(self.catalog)
         self._searcher: Searcher | None = None
-        self.store_auth = store_auth
-        self.store_spec = scaleout.resolve_store(self, store)
+        self.stores = StoreKeeper(self.catalog, self.db_dir, store, auth=store_auth, lock=self._lock)
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -93,28 +90,26 @@ class Library:
 
     @property
     def store(self) -> VectorStore:
-        with self._lock:
-            if self._store is None:
-                dim = self.catalog.get_meta("dim")
-                if dim is None:
-                    raise PixseekError(f"the index in {self.db_dir} is empty: run `pixseek index FOLDER` first")
-                store = scaleout.open_library_store(self, int(dim))
-                self._store = _Serialized(store)
-            return self._store
+        """The vector store, opened on first use and reconciled with the catalogue (``self.stores``)."""
+        return self.stores.store
 
-    def _reconcile(self, store: VectorStore) -> None:
-        """Make the store hold exactly the catalogue's vectors (after a crash they can differ)."""
-        in_catalog = self.catalog.ids_with_vectors()
-        in_store = store.ids()
-        extra = np.setdiff1d(in_store, in_catalog, assume_unique=True)
-        missing = np.setdiff1d(in_catalog, in_store, assume_unique=True)
-        if extra.size:
-            store.remove(extra)
-        for start in range(0, missing.size, 10_000):
-            chunk = missing[start:start + 10_000]
-            store.add(chunk, self.catalog.vectors(chunk.tolist()))
-        if extra.size or missing.size:
-            store.save()
+    @property
+    def store_spec(self) -> str:
+        """Where the vectors are: ``faiss``, or a canonical Milvus spec."""
+        return self.stores.spec
+
+    @property
+    def store_auth(self) -> MilvusAuth | None:
+        return self.stores.auth
+
+    def reload_model(self) -> None:
+        """Use the encoder the catalogue records (after another index's rows were merged in)."""
+        self.recorded_model = self.catalog.get_meta("model")
+        if self.recorded_model:
+            name, _, tag = self.recorded_model.partition("|")
+            spec = ModelSpec(name, tag or None, self.device)
+            if spec != self.spec:
+                self.spec, self._encoder = spec, None
 
     def _check_model(self, reindex: bool = False) -> None:
         recorded = self.catalog.get_meta("model")
@@ -148,8 +143,8 @@ class Library:
             if not roots:
                 raise PixseekError("nothing to index: name a folder, e.g. `pixseek index ~/Pictures`")
         self._check_model(reindex)
-        with self._writer_lock():
-            shard_spec = scaleout.before_index(self, shard)
+        with self.writing():
+            shard_spec = self.stores.before_index(shard)
             if reindex and self.catalog.get_meta("model") not in (None, self.spec.id):
                 self._drop_index()
             if self.catalog.get_meta("model") is None:
@@ -169,9 +164,9 @@ class Library:
             stale = pipeline.stale_signals()
             sources = plan.sources(self.catalog, moves=moves, stale=stale, include_hidden=include_hidden,
                                    file_filter=shard_spec.owns if shard_spec else None, on_problem=on_problem)
-            scaleout.begin_writes(self)
+            self.stores.begin_writes()
             report = pipeline.run(sources, stale)
-            scaleout.after_index(self)
+            self.stores.after_index()
             return report
 
     def plan_index(self, paths: Sequence[str | os.PathLike]) -> IndexPlan:
@@ -180,20 +175,21 @@ class Library:
         return plan_index(self.catalog, [_absolute(p) for p in paths])
 
     def _drop_index(self) -> None:
-        scaleout.clear_for_reindex(self)
+        self.stores.clear_for_reindex()
         with self.catalog.transaction() as db:
             self.catalog.drop_vectors(db)
             db.execute("DELETE FROM meta WHERE key IN ('model', 'dim')")
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-        for name in os.listdir(self.db_dir):
-            if STORE_FILE in name:  # the store file and any temp file a killed save left
-                os.remove(self.db_dir / name)
+        self.stores.close()
+        self.stores.remove_faiss_file()
 
     @contextlib.contextmanager
-    def _writer_lock(self):
-        """One writer per index folder, across processes and threads. Searches are not blocked."""
+    def writing(self):
+        """One writer per index folder, across processes and threads; raises ``PixseekError`` when
+        another holds it. Searches are not blocked.
+
+        >>> with lib.writing():                                       # doctest: +SKIP
+        ...     migrate_the_vectors(lib)
+        """
         busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish")
         if not self._index_lock.acquire(blocking=False):
             raise busy
@@ -326,7 +322,7 @@ class Library:
         first (``report.manifest``) that :meth:`undo` reverses."""
         from .dedup import apply_action
 
-        with self._writer_lock(), self._lock:
+        with self.writing(), self._lock:
             return apply_action(self.catalog, lambda: self.store, list(groups), action,
                                 manifest_dir=self.db_dir.absolute() / MANIFEST_DIR, move_to=move_to, progress=progress)
 
@@ -334,7 +330,7 @@ class Library:
         """Restore every file an action moved, linked or trashed, bit-identical, and re-index it."""
         from .dedup import undo_manifest
 
-        with self._writer_lock(), self._lock:
+        with self.writing(), self._lock:
             return undo_manifest(self.catalog, lambda: self.store, os.path.expanduser(os.fspath(manifest)),
                                  progress=progress)
 
@@ -351,7 +347,7 @@ class Library:
         return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
                              dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=scaleout.store_line(self), signals=self.signal_coverage())
+                             store=self.stores.line(), signals=self.signal_coverage())
 
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new
@@ -360,9 +356,7 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self.stores.close()
             self.catalog.close()
 
     def __enter__(self) -> "Library":

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from . import scaleout
 from .errors import PixseekError
-from .library import STORE_FILE, Library
+from .library import Library
 from .shard import ShardSpec
-from .stores.base import StoreError, VectorStore
+from .stores import FAISS
+from .stores.base import StoreError
+from .stores.keeper import META_MERGED, META_STORE, describe_spec
 from .types import ProgressFn
 
 COPY_CHUNK = 10_000
@@ -59,25 +60,20 @@ class MergeReport:
 def migrate(lib: Library, to: str, *, drop_old: bool = False, progress: ProgressFn | None = None) -> MigrationReport:
     """Move ``lib``'s vectors to the store ``to`` (``faiss``, ``milvus-lite:F.db``, ``milvus://H:P/C``)."""
     started = time.perf_counter()
-    catalog = lib.catalog
-    if catalog.get_meta(scaleout.META_MERGED):
+    catalog, keeper = lib.catalog, lib.stores
+    if keeper.merged:
         raise PixseekError(f"{lib.db_dir} was merged from shards: migrate the shards, then merge them again")
-    source, target = lib.store_spec, scaleout.normalize_store_spec(to, lib.db_dir)
-    report = MigrationReport(scaleout.describe_spec(source), scaleout.describe_spec(target))
+    source, target = keeper.spec, keeper.normalize(to)
+    report = MigrationReport(describe_spec(source), describe_spec(target))
     if source == target:
-        raise PixseekError(f"the vectors are already in {scaleout.describe_spec(target)}")
-    with lib._writer_lock(), lib._lock:
+        raise PixseekError(f"the vectors are already in {describe_spec(target)}")
+    with lib.writing(), keeper.lock:
         dim = catalog.get_meta("dim")
         if dim is not None:
             report.moved = _copy(lib, target, int(dim), progress)
-        with catalog.transaction() as db:
-            catalog.set_meta(db, scaleout.META_STORE, target)
-        if lib._store is not None:
-            lib._store.close()
-            lib._store = None
-        lib.store_spec = target
+        keeper.switch(target)
         if drop_old and dim is not None:
-            _drop(lib, source, int(dim))
+            keeper.destroy(source, int(dim))
             report.dropped_old = True
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -85,12 +81,12 @@ def migrate(lib: Library, to: str, *, drop_old: bool = False, progress: Progress
 
 def _copy(lib: Library, target: str, dim: int, progress: ProgressFn | None) -> int:
     """Fill ``target`` with the catalogue's vectors and check it holds exactly them."""
-    catalog = lib.catalog
+    catalog, keeper = lib.catalog, lib.stores
     want = np.sort(catalog.ids_with_vectors())
-    store = scaleout.open_spec(lib, target, dim)
+    store = keeper.open(target, dim)
     try:
         held = store.ids()
-        if held.size and target != scaleout.FAISS and target not in scaleout._used(lib):
+        if held.size and target != FAISS and target not in keeper.used():
             # Another index's vectors (ids are only unique within one catalogue): never overwrite them.
             raise StoreError(
                 f"{store.describe()} already holds {held.size} vectors in this index's id range that "
@@ -108,27 +104,12 @@ def _copy(lib: Library, target: str, dim: int, progress: ProgressFn | None) -> i
         store.save()
         got = store.ids()
         if not np.array_equal(np.sort(got), want):
-            raise StoreError(f"{scaleout.describe_spec(target)} holds {len(got)} vectors after the copy, "
+            raise StoreError(f"{describe_spec(target)} holds {len(got)} vectors after the copy, "
                              f"expected {len(want)}: the index still uses its old store")
     finally:
         store.close()
-    scaleout._mark(lib, target, synced=True)
+    keeper.mark(target, synced=True)
     return len(want)
-
-
-def _drop(lib: Library, source: str, dim: int) -> None:
-    """Remove this index's vectors from the store it left."""
-    if source == scaleout.FAISS:
-        for name in os.listdir(lib.db_dir):
-            if name.startswith(STORE_FILE):
-                os.remove(lib.db_dir / name)
-        return
-    store: VectorStore = scaleout.open_spec(lib, source, dim)
-    try:
-        store.clear()
-        store.save()
-    finally:
-        store.close()
 
 
 # -- merge ---------------------------------------------------------------------------------------------
@@ -138,17 +119,18 @@ def merge(lib: Library, shard_dirs: Sequence[str | os.PathLike]) -> MergeReport:
     catalog = lib.catalog
     if not shard_dirs:
         raise PixseekError("name the shard index folders to merge")
-    if catalog.get_meta(scaleout.META_SHARD):
+    keeper = lib.stores
+    if keeper.shard:
         raise PixseekError(f"{lib.db_dir} is itself a shard: merge into a new folder")
-    if catalog.count_images() and not catalog.get_meta(scaleout.META_MERGED):
+    if catalog.count_images() and not keeper.merged:
         raise PixseekError(f"{lib.db_dir} already indexes photos itself: merge into a new folder")
     shards = [_open_shard(d, lib) for d in shard_dirs]
     try:
         first = shards[0]
-        spec = ShardSpec.parse(first.catalog.get_meta(scaleout.META_SHARD))
+        spec = ShardSpec.parse(first.stores.shard)
         seen: dict[int, str] = {}
         for shard in shards:
-            s = ShardSpec.parse(shard.catalog.get_meta(scaleout.META_SHARD))
+            s = ShardSpec.parse(shard.stores.shard)
             for key, what in (("model", "model"), ("dim", "dimension")):
                 if shard.catalog.get_meta(key) != first.catalog.get_meta(key):
                     raise PixseekError(f"{shard.db_dir} and {first.db_dir} differ in {what}: shards of one "
@@ -166,36 +148,31 @@ def merge(lib: Library, shard_dirs: Sequence[str | os.PathLike]) -> MergeReport:
                 shard.store  # noqa: B018 — opening reconciles the shard's vectors with its catalogue
         # Milvus: the collection the shards filled; FAISS: a file of our own, built from the rows.
         store_spec = first.store_spec
-        recorded = catalog.get_meta(scaleout.META_STORE)
-        if recorded and recorded != store_spec and catalog.get_meta(scaleout.META_MERGED):
+        recorded = catalog.get_meta(META_STORE)
+        if recorded and recorded != store_spec and keeper.merged:
             raise PixseekError(f"{lib.db_dir} was merged from shards in {recorded}, not {store_spec}")
-        merged = {m["shard"]: m for m in json.loads(catalog.get_meta(scaleout.META_MERGED) or "[]")}
-        with lib._writer_lock(), lib._lock:
-            if lib._store is not None:
-                lib._store.close()
-                lib._store = None
+        merged = {m["shard"]: m for m in keeper.merged}
+        with lib.writing(), keeper.lock:
+            keeper.close()
             for shard in shards:
                 _copy_rows(catalog, shard)
-                s = shard.catalog.get_meta(scaleout.META_SHARD)
+                s = shard.stores.shard
                 merged[s] = {"shard": s, "dir": str(shard.db_dir)}
             with catalog.transaction() as db:
                 for key in ("model", "dim"):
                     value = first.catalog.get_meta(key)
                     if value is not None:
                         catalog.set_meta(db, key, value)
-                catalog.set_meta(db, scaleout.META_STORE, store_spec)
-                catalog.set_meta(db, scaleout.META_MERGED, json.dumps(sorted(
+                catalog.set_meta(db, META_STORE, store_spec)  # with the rows: one transaction
+                catalog.set_meta(db, META_MERGED, json.dumps(sorted(
                     merged.values(), key=lambda m: ShardSpec.parse(m["shard"]).index)))
-            lib.store_spec = store_spec
-            lib.recorded_model = catalog.get_meta("model")
-            if lib.recorded_model:
-                name, _, tag = lib.recorded_model.partition("|")
-                lib.spec = type(lib.spec)(name, tag or None, lib.device)
+            keeper.switch(store_spec)
+            lib.reload_model()
     finally:
         for shard in shards:
             shard.close()
     return MergeReport(shards=sorted(merged, key=lambda s: ShardSpec.parse(s).index), images=catalog.count_images(),
-                       store=scaleout.describe_spec(store_spec), seconds=round(time.perf_counter() - started, 3))
+                       store=describe_spec(store_spec), seconds=round(time.perf_counter() - started, 3))
 
 
 def _open_shard(folder: str | os.PathLike, lib: Library) -> Library:
@@ -203,7 +180,7 @@ def _open_shard(folder: str | os.PathLike, lib: Library) -> Library:
     if not (path / "catalog.sqlite").exists():
         raise PixseekError(f"{path} is not a pixseek index (no catalog.sqlite)")
     shard = Library(path, store_auth=lib.store_auth)
-    if not shard.catalog.get_meta(scaleout.META_SHARD):
+    if not shard.stores.shard:
         shard.close()
         raise PixseekError(f"{path} is not a shard index (made without --shard I/N)")
     return shard
@@ -214,7 +191,7 @@ _FILE_COLUMNS = "id, path, size, mtime_ns, sha, status, reason, width, height, t
 
 def _copy_rows(catalog, shard: Library) -> None:
     """Replace the rows of ``shard``'s id range in ``catalog`` with the shard's rows (one transaction)."""
-    lo, hi = ShardSpec.parse(shard.catalog.get_meta(scaleout.META_SHARD)).id_range
+    lo, hi = ShardSpec.parse(shard.stores.shard).id_range
     db = catalog.db
     db.execute("ATTACH DATABASE ? AS shard", (shard.catalog.path,))
     try:

@@ -99,7 +99,7 @@ class LibraryStatus:
     roots: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     db: str = ""
-    store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.scaleout)
+    store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.stores.keeper)
     signals: list[SignalCoverage] = field(default_factory=list)  # per-photo signals and their coverage
 
     def to_dict(self) -> dict[str, Any]:

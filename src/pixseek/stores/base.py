@@ -7,6 +7,12 @@ Every store (FAISS file, Milvus) behaves the same way:
 - ``search`` pads with id ``-1`` and score ``-inf`` when fewer than ``k`` results exist.
 - ``filter_ids`` restricts the search itself, so ``k`` results come back whenever ``k`` of the
   filtered ids are present, however selective the filter.
+- ``id_range=(lo, hi)`` scopes a store to ids in ``[lo, hi)`` (several indexes can share one Milvus
+  collection): ``add`` refuses other ids and ``remove`` leaves them alone; a Milvus store also lists,
+  counts, gets and searches only these (a FAISS file belongs to one index, whose ``add`` refused
+  the others). ``count_all`` counts the whole store. ``None`` means every id.
+
+``tests/test_store_contract.py`` runs the same cases against every back end.
 
 Example::
 
@@ -34,6 +40,7 @@ class VectorStore(ABC):
     """A persistent id -> vector map with top-k, filtered and range search by inner product."""
 
     dim: int
+    id_range: tuple[int, int] | None = None
 
     @abstractmethod
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
@@ -76,6 +83,36 @@ class VectorStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release memory. Does not save: call ``save()`` first to keep changes."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for people: the kind of index, its parameters, and where it lives."""
+
+    @abstractmethod
+    def destroy(self) -> None:
+        """Delete the store itself (FAISS: its file; Milvus: the whole collection, whoever shares
+        it), then close."""
+
+    def clear(self) -> int:
+        """Remove every vector in this store's id range; return how many there were."""
+        ids = self.ids()
+        return self.remove(ids) if len(ids) else 0
+
+    def count_all(self) -> int:
+        """Vectors in the whole store, other id ranges included."""
+        return len(self)
+
+    def in_scope(self, ids: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of ``ids`` lie in this store's id range."""
+        if self.id_range is None:
+            return np.ones(len(ids), bool)
+        return (ids >= self.id_range[0]) & (ids < self.id_range[1])
+
+    def require_scope(self, ids: np.ndarray) -> None:
+        """``ValueError`` when an id lies outside this store's id range (``add`` calls it)."""
+        outside = ids[~self.in_scope(ids)]
+        if len(outside):
+            raise ValueError(f"ids {outside[:5].tolist()} lie outside this store's id range {self.id_range}")
 
     def __enter__(self) -> VectorStore:
         return self

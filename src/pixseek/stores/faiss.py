@@ -74,11 +74,13 @@ class FaissStore(VectorStore):
         ann_threshold: int = ANN_THRESHOLD,
         nprobe: int | None = None,
         threads: int | None = None,
+        id_range: tuple[int, int] | None = None,
     ) -> None:
         path = Path(path)
         self.path = path if path.suffix == ".faiss" or path.is_file() else path / FILE_NAME
         self.dim = int(dim)
         self.ann_threshold = int(ann_threshold)
+        self.id_range = (int(id_range[0]), int(id_range[1])) if id_range else None
         self.threads = threads or len(os.sched_getaffinity(0))
         self._nprobe_override = nprobe
         self._lock = threading.RLock()
@@ -106,6 +108,7 @@ class FaissStore(VectorStore):
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         ids, vecs = upsert_batch(ids, vecs, self.dim)
+        self.require_scope(ids)
         if not len(ids):
             return
         with self._lock, _omp_threads(self.threads):
@@ -123,6 +126,7 @@ class FaissStore(VectorStore):
 
     def remove(self, ids: np.ndarray) -> int:
         ids = np.unique(as_ids(ids))
+        ids = ids[self.in_scope(ids)]
         with self._lock, _omp_threads(self.threads):
             backend = self._live()
             present = ids[backend.idset.contains(ids)]
@@ -201,6 +205,15 @@ class FaissStore(VectorStore):
     def close(self) -> None:
         with self._lock:
             self._backend = None
+
+    def destroy(self) -> None:
+        """Delete the file (and any temp file a killed save left), then close."""
+        with self._lock:
+            self._backend = None
+            if self.path.parent.is_dir():
+                for name in os.listdir(self.path.parent):
+                    if name == self.path.name or (name.startswith(f".{self.path.name}.") and name.endswith(".tmp")):
+                        os.remove(self.path.parent / name)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -294,21 +294,11 @@ class MilvusStore(VectorStore):
         lo, hi = self.id_range
         return f"{ID_FIELD} >= {lo} and {ID_FIELD} < {hi}"
 
-    def _in_scope(self, ids: np.ndarray) -> np.ndarray:
-        if self.id_range is None:
-            return np.ones(len(ids), bool)
-        return (ids >= self.id_range[0]) & (ids < self.id_range[1])
-
-    def _require_scope(self, ids: np.ndarray) -> None:
-        outside = ids[~self._in_scope(ids)]
-        if len(outside):
-            raise ValueError(f"ids {outside[:5].tolist()} lie outside this store's id range {self.id_range}")
-
     # -- VectorStore ---------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         ids, vecs = upsert_batch(ids, vecs, self.dim)
-        self._require_scope(ids)
+        self.require_scope(ids)
         with self._lock, self._errors("upsert"):
             for start in range(0, len(ids), WRITE_CHUNK):
                 chunk_ids = ids[start:start + WRITE_CHUNK].tolist()
@@ -319,7 +309,7 @@ class MilvusStore(VectorStore):
 
     def remove(self, ids: np.ndarray) -> int:
         ids = np.unique(as_ids(ids))
-        ids = ids[self._in_scope(ids)]
+        ids = ids[self.in_scope(ids)]
         removed = 0
         with self._lock, self._errors("delete"):
             for start in range(0, len(ids), FILTER_CHUNK):
@@ -348,7 +338,7 @@ class MilvusStore(VectorStore):
             exprs = [self._scope_expr()]
         else:
             allowed = np.unique(as_ids(filter_ids))
-            allowed = allowed[self._in_scope(allowed)]
+            allowed = allowed[self.in_scope(allowed)]
             if not len(allowed):
                 return out_scores, out_ids
             # The id range is implied: `allowed` was cut to it.
@@ -453,7 +443,7 @@ class MilvusStore(VectorStore):
     def get(self, ids: np.ndarray) -> np.ndarray:
         ids = as_ids(ids)
         found: dict[int, list[float]] = {}
-        wanted = np.unique(ids[self._in_scope(ids)])
+        wanted = np.unique(ids[self.in_scope(ids)])
         with self._lock, self._errors("get"):
             for start in range(0, len(wanted), FILTER_CHUNK):
                 rows = self._client.get(self.target.collection, ids=wanted[start:start + FILTER_CHUNK].tolist(),
@@ -486,10 +476,15 @@ class MilvusStore(VectorStore):
     def clear(self) -> int:
         """Delete every vector in this store's id range (the whole collection without one)."""
         with self._lock:
-            ids = self.ids()
-            return self.remove(ids) if len(ids) else 0
+            return super().clear()
 
-    def drop_collection(self) -> None:
+    def count_all(self) -> int:
+        """Vectors in the whole collection, every index sharing it included."""
+        with self._lock, self._errors("count"):
+            rows = self._client.query(self.target.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def destroy(self) -> None:
         """Drop the whole collection (every index sharing it loses its vectors), then close."""
         with self._lock, self._errors("drop"):
             self._client.drop_collection(self.target.collection)
