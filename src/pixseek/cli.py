@@ -7,17 +7,16 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
 from .errors import PixseekError
 from .library import Library
 from .search import ORIENTATIONS, STRONG_Z, Filters, Query
+from .settings import LibrarySettings
 from .types import ActionReport, CrawlProblem, DuplicateGroup, SearchResults
 from .units import human_size
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -27,10 +26,14 @@ def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
 
 
 def open_library(args: argparse.Namespace) -> Library:
-    return Library(args.db, model=getattr(args, "model", None), pretrained=getattr(args, "pretrained", None),
-                   device=getattr(args, "device", "auto"), store=getattr(args, "store", None),
-                   store_auth=store_auth(args), backend=getattr(args, "backend", "auto"),
-                   precision=getattr(args, "precision", "fp32"))
+    return Library(args.db, settings_from(args))
+
+
+def settings_from(args: argparse.Namespace) -> LibrarySettings:
+    """The library settings the flags give; a command without the model flags gets the defaults
+    (the index's own model)."""
+    given = {name: getattr(args, name) for name in LibrarySettings.names() if hasattr(args, name)}
+    return LibrarySettings(**given, store_auth=store_auth(args))
 
 
 def store_auth(args: argparse.Namespace):

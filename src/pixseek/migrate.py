@@ -25,7 +25,9 @@ import numpy as np
 
 from . import scaleout
 from .errors import PixseekError
+from .encoders import ModelSpec
 from .library import STORE_FILE, Library
+from .settings import LibrarySettings
 from .shard import ShardSpec
 from .stores.base import StoreError, VectorStore
 from .types import ProgressFn
@@ -189,8 +191,7 @@ def merge(lib: Library, shard_dirs: Sequence[str | os.PathLike]) -> MergeReport:
             lib.store_spec = store_spec
             lib.recorded_model = catalog.get_meta("model")
             if lib.recorded_model:
-                name, _, tag = lib.recorded_model.partition("|")
-                lib.spec = type(lib.spec)(name, tag or None, lib.device)
+                lib.spec = ModelSpec.parse(lib.recorded_model, lib.settings.device)
     finally:
         for shard in shards:
             shard.close()
@@ -202,7 +203,7 @@ def _open_shard(folder: str | os.PathLike, lib: Library) -> Library:
     path = Path(os.path.expanduser(os.fspath(folder)))
     if not (path / "catalog.sqlite").exists():
         raise PixseekError(f"{path} is not a pixseek index (no catalog.sqlite)")
-    shard = Library(path, store_auth=lib.store_auth)
+    shard = Library(path, LibrarySettings(store_auth=lib.settings.store_auth))
     if not shard.catalog.get_meta(scaleout.META_SHARD):
         shard.close()
         raise PixseekError(f"{path} is not a shard index (made without --shard I/N)")

@@ -97,7 +97,7 @@ def open_spec(lib: Library, spec: str, dim: int, *, fresh: bool = False) -> Vect
         from .library import STORE_FILE
 
         return open_store(lib.db_dir / STORE_FILE, dim)
-    return MilvusStore(spec, dim, auth=getattr(lib, "store_auth", None) or MilvusAuth.resolve(),
+    return MilvusStore(spec, dim, auth=lib.settings.store_auth or MilvusAuth.resolve(),
                        id_range=scope_of(lib))
 
 
