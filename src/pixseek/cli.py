@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .encoders import ModelSpec
 from .errors import PixseekError
 from .library import Library
 from .search import ORIENTATIONS, STRONG_Z, Filters, Query
@@ -167,7 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, st.to_dict(), "")
         return 0
-    model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
+    model = ModelSpec(st.model, st.pretrained).label if st.model else "-"
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("folders: " + (", ".join(st.roots) or "-"))
