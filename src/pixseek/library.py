@@ -321,8 +321,8 @@ class Library:
     def status(self) -> LibraryStatus:
         dim = self.catalog.get_meta("dim")
         model = ModelSpec.parse(self.catalog.get_meta("model") or "")
-        return LibraryStatus(images=self.catalog.count_images(), model=model.model or None, pretrained=model.pretrained,
-                             dim=int(dim) if dim else None, roots=self.catalog.roots(),
+        return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
+                             pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
                              store=scaleout.store_line(self))
 

@@ -5,10 +5,10 @@ The CLI builds one from its flags, ``pixseek.open`` from its keywords, and ``Lib
     >>> from pixseek.settings import LibrarySettings
     >>> LibrarySettings.of(model="timm:resnet18", device="cpu").model_spec(recorded=None).id
     'timm:resnet18|'
-    >>> LibrarySettings.of(modle="ViT-B-32")
+    >>> LibrarySettings.of(modle="ViT-B-32")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: unknown setting 'modle': the settings are model, pretrained, device, store, store_auth, backend, precision
+    TypeError: unknown setting 'modle': the settings are model, pretrained, device, store, ...
 """
 
 from __future__ import annotations
