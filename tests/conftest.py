@@ -133,6 +133,13 @@ def milvus_spec(milvus_lite_file, request) -> str:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _private_home(tmp_path_factory):
+    """A test that opens the default library (no --db) gets one of this session, never the
+    user's own ~/.local/share/pixseek."""
+    os.environ["PIXSEEK_HOME"] = str(tmp_path_factory.mktemp("pixseek-home"))
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _onnx_cache(tmp_path_factory):
     """ONNX exports go to a folder of this session, never the user's cache (and `--backend auto`
     does not pick up an export that happens to be cached on this machine)."""

@@ -55,7 +55,7 @@ def test_demo_offline_falls_back_to_search_by_example(tmp_path):
     with pixseek.open(tmp_path / "demo") as lib:
         assert (lib.status().model, lib.status().pretrained) == ("timm:tf_efficientnet_lite0", "wheel")
         gallery = tmp_path / "sample-gallery" / "skimage"
-        hits = lib.find(image=gallery / "coffee.jpg", k=3)
+        hits = lib.similar(gallery / "coffee.jpg", k=3)
         assert len(hits) == 3 and str(gallery / "coffee.jpg") not in [h.path for h in hits]
     again = demo("--no-launch", "--no-wallpapers", home=tmp_path)
     assert again.returncode == 0 and f"{len(SKIMAGE_PHOTOS)} unchanged" in again.stdout

@@ -166,3 +166,18 @@ def test_search_keeps_working_while_indexing(gallery, tmp_path):
             with lib.writing():
                 lib.index([gallery])
         assert lib.status().images == 411 and len(lib.store) == 411
+
+
+def test_settings_open_a_library_and_a_typo_is_refused(gallery, tmp_path):
+    from pixseek.settings import LibrarySettings
+
+    settings = LibrarySettings(model="fake:pixels", device="cpu")
+    with pixseek.Library(tmp_path / "db", settings) as lib:
+        lib.index([gallery])
+        assert lib.settings is settings and lib.spec.id == "fake:pixels|"
+    with pixseek.open(tmp_path / "db", device="cpu") as lib:  # keywords are the settings' fields
+        assert lib.settings == LibrarySettings(device="cpu") and lib.spec.id == "fake:pixels|"
+    with pytest.raises(TypeError, match="unknown setting 'modle': the settings are model, pretrained, device, "
+                                        "store, store_auth, backend, precision"):
+        pixseek.open(tmp_path / "db2", modle="ViT-B-32")
+    assert not (tmp_path / "db2").exists()

@@ -13,6 +13,7 @@ from PIL import Image
 import pixseek
 from pixseek.errors import PixseekError, UnsupportedQueryError
 from pixseek.jobs import IndexJob
+from pixseek.search import Query
 from pixseek.thumbs import GALLERY_SIZE, PREVIEW_SIZE
 
 
@@ -115,9 +116,10 @@ def test_combined_query_adds_the_two_unit_vectors(gallery, tmp_path, tiny_clip):
         expected = (t + i) / np.linalg.norm(t + i)
         assert np.allclose(both.vector, expected, atol=1e-5)
         assert both.text == "a cat" and both.image == str(gallery / "chelsea.jpg") and len(both.exclude) == 1
-        hits = lib.search_encoded(both, k=20)
+        hits = lib.query(Query(images=[both.vector], k=20), exclude_ids=both.exclude)
         assert len(hits) == 10 and str(gallery / "chelsea.jpg") not in [h.path for h in hits]
-        assert [h.path for h in lib.find(text="a cat", k=3)] == [h.path for h in lib.search("a cat", k=3)]
+        by_query = lib.query(Query(text="a cat", k=3), exclude_examples=True).hits
+        assert [h.path for h in by_query] == [h.path for h in lib.search("a cat", k=3)]
         # Bytes of a photo that is not indexed; and an encoded image part reused without the photo.
         data = (gallery / "coffee.jpg").read_bytes()
         part = lib.encode_query(image=data, image_name="upload.jpg")
@@ -131,7 +133,7 @@ def test_combined_query_adds_the_two_unit_vectors(gallery, tmp_path, tiny_clip):
 def test_text_on_an_image_only_index_says_what_to_do(lib, gallery):
     with pytest.raises(UnsupportedQueryError, match="CLIP"):
         lib.encode_query("a cat", gallery / "chelsea.jpg")
-    assert lib.find(image=gallery / "chelsea.jpg", k=3)
+    assert lib.similar(gallery / "chelsea.jpg", k=3)
 
 
 class SlowPixels:
@@ -162,7 +164,7 @@ def test_index_job_reports_progress_while_searches_keep_working(gallery, photo_d
         while job.progress().running:
             seen.append(job.progress())
             t = time.perf_counter()
-            assert lib.find(image=gallery / "coffee.jpg", k=3)  # answered while indexing
+            assert lib.similar(gallery / "coffee.jpg", k=3)  # answered while indexing
             searched.append(time.perf_counter() - t)
             time.sleep(0.05)
         final = job.wait()

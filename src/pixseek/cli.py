@@ -7,17 +7,17 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from .encoders import ModelSpec
 from .errors import PixseekError
 from .library import Library
 from .search import ORIENTATIONS, STRONG_Z, Filters, Query
+from .settings import LibrarySettings
 from .types import ActionReport, CrawlProblem, DuplicateGroup, SearchResults
 from .units import human_size
-
-Handler = Callable[[argparse.Namespace], int]
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -27,10 +27,14 @@ def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
 
 
 def open_library(args: argparse.Namespace) -> Library:
-    return Library(args.db, model=getattr(args, "model", None), pretrained=getattr(args, "pretrained", None),
-                   device=getattr(args, "device", "auto"), store=getattr(args, "store", None),
-                   store_auth=store_auth(args), backend=getattr(args, "backend", "auto"),
-                   precision=getattr(args, "precision", "fp32"))
+    return Library(args.db, settings_from(args))
+
+
+def settings_from(args: argparse.Namespace) -> LibrarySettings:
+    """The library settings the flags give; a command without the model flags gets the defaults
+    (the index's own model)."""
+    given = {name: getattr(args, name) for name in LibrarySettings.names() if hasattr(args, name)}
+    return LibrarySettings(**given, store_auth=store_auth(args))
 
 
 def store_auth(args: argparse.Namespace):
@@ -164,7 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, st.to_dict(), "")
         return 0
-    model = f"{st.model} ({st.pretrained})" if st.pretrained else (st.model or "-")
+    model = ModelSpec(st.model, st.pretrained).label if st.model else "-"
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
@@ -355,7 +359,26 @@ def cmd_eval_dedup(args: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------------------------------------
+Subparsers = argparse._SubParsersAction  # what add_subparsers returns
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common, model = common_options(), model_options()
+    parser = argparse.ArgumentParser(prog="pixseek", description="Local image search: index photo folders, "
+                                     "find photos by words or by example.")
+    parser.add_argument("--version", action="version", version=f"pixseek {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_index_command(sub, common, model)
+    add_query_commands(sub, common, model)
+    add_dedup_commands(sub, common)
+    add_store_commands(sub, common)
+    add_serve_command(sub, common, model)
+    add_eval_commands(sub, common, model)
+    return parser
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options of every command: the index folder, --json, and where the vectors live."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="DIR", default=os.environ.get("PIXSEEK_DB"),
                         help="index folder (default: $PIXSEEK_HOME/default or the user data folder)")
@@ -368,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--milvus-user", metavar="USER", help="Milvus user (default: $PIXSEEK_MILVUS_USER)")
     common.add_argument("--milvus-password", metavar="PASSWORD",
                         help="Milvus password (default: $PIXSEEK_MILVUS_PASSWORD)")
+    return common
+
+
+def model_options() -> argparse.ArgumentParser:
+    """Options of the commands that encode: which model, where, and on which runtime."""
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--model", help="encoder for a new index: ViT-B-32 (default), hf-hub:ORG/REPO, "
                                         "local-dir:PATH, timm:NAME")
@@ -379,12 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(onnx for int8 or once exported, else torch)")
     model.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
                        help="int8: 2-3x faster on a CPU; checked against fp32 on your photos first")
+    return model
 
-    parser = argparse.ArgumentParser(prog="pixseek", description="Local image search: index photo folders, "
-                                     "find photos by words or by example.")
-    parser.add_argument("--version", action="version", version=f"pixseek {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+def add_index_command(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
     p = sub.add_parser("index", parents=[common, model], help="index folders (only what changed)",
                        description="Index photo folders. The first run embeds every image; later runs only "
                                    "what changed. With no folder, refresh every folder indexed before.")
@@ -397,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "so that N machines fill one Milvus collection; see `pixseek merge`")
     p.set_defaults(func=cmd_index)
 
+
+def add_query_commands(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
+    """`search` (words and/or examples) and `similar` (one photo)."""
     query = query_parser()
     p = sub.add_parser("search", parents=[common, model, query], help="find photos by a description and/or examples",
                        description="Photos that match a description, example photos, or both, best first. "
@@ -418,6 +447,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="a photo (indexed or not)")
     p.set_defaults(func=cmd_similar)
 
+
+def query_parser() -> argparse.ArgumentParser:
+    """Options shared by `search` and `similar`: how many, which page, filters, cut-off, copies."""
+    q = argparse.ArgumentParser(add_help=False)
+    q.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    q.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N results (the next page)")
+    q.add_argument("--under", action="append", metavar="DIR", help="only photos in DIR (repeatable: any of them)")
+    q.add_argument("--since", metavar="DATE", help="taken on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD; EXIF "
+                                                   "capture date, else file time)")
+    q.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole day, month or year)")
+    q.add_argument("--orientation", choices=ORIENTATIONS, help="only landscape, portrait or square photos")
+    q.add_argument("--min-size", metavar="WxH", help="only photos at least W wide and H high, e.g. 1920x1080")
+    q.add_argument("--strong", action="store_true",
+                   help="keep only results that stand out for this query (see docs/search.md)")
+    q.add_argument("--strong-z", type=float, metavar="Z",
+                   help=f"--strong with another bar: how many spreads above the typical score (default {STRONG_Z})")
+    q.add_argument("--all-copies", action="store_true",
+                   help="list every copy of a picture as its own result (default: one, with +N copies)")
+    return q
+
+
+def add_dedup_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """`dedup` (report, move, link, trash) and `undo` (from a manifest)."""
     p = sub.add_parser("dedup", parents=[common], help="find duplicate photos; report, move, link or trash them",
                        description="Groups of duplicates among indexed photos: exact (same bytes or pixels), "
                                    "copy (re-saved, resized, converted, lightly edited) and, with --similar, "
@@ -442,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="the manifest file the action printed")
     p.set_defaults(func=cmd_undo)
 
+
+def add_store_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """`status`, and `migrate` and `merge`, which move vectors between stores and shards."""
     p = sub.add_parser("status", parents=[common], help="what is indexed, and every skipped file with its reason",
                        description="Images, model, folders, and every skipped file with its reason.")
     p.set_defaults(func=cmd_status)
@@ -461,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shards", nargs="+", metavar="SHARD_DIR", help="the shards' index folders")
     p.set_defaults(func=cmd_merge)
 
+
+def add_serve_command(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common, model], help="open the web UI (search, library, indexing)",
                        description="Open the web UI on http://127.0.0.1:7860. Only this machine can reach it "
                                    "unless --host says otherwise, which then needs --auth.")
@@ -470,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "--host (default: $PIXSEEK_AUTH)")
     p.set_defaults(func=cmd_serve)
 
+
+def add_eval_commands(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
+    """`eval retrieval` and `eval dedup`."""
     p = sub.add_parser("eval", help="measure search quality on your own photos",
                        description="Evaluations that help choose a model for your photos.")
     evals = p.add_subparsers(dest="evaluation", metavar="EVALUATION", required=True, help="what to measure")
@@ -479,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--captions", required=True, metavar="FILE.csv", help="CSV: image path, caption (one per row)")
     e.add_argument("--k", dest="ks", type=int, nargs="+", default=[1, 5, 10], help="the K values (default 1 5 10)")
     e.set_defaults(func=cmd_eval_retrieval)
+
     e = evals.add_parser("dedup", parents=[common, model], help="precision and recall of duplicate finding",
                          description="Build a labelled set of real pictures (scikit-image's photos and Debian "
                                      "wallpapers, each with 10 kinds of copies and look-alikes), index it with "
@@ -493,27 +554,6 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default: a temporary folder, removed afterwards)")
     e.add_argument("--reuse", action="store_true", help="with --keep: reuse the set built there before")
     e.set_defaults(func=cmd_eval_dedup, parser=e)
-    return parser
-
-
-def query_parser() -> argparse.ArgumentParser:
-    """Options shared by `search` and `similar`: how many, which page, filters, cut-off, copies."""
-    q = argparse.ArgumentParser(add_help=False)
-    q.add_argument("-k", type=int, default=10, help="how many results (default 10)")
-    q.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N results (the next page)")
-    q.add_argument("--under", action="append", metavar="DIR", help="only photos in DIR (repeatable: any of them)")
-    q.add_argument("--since", metavar="DATE", help="taken on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD; EXIF "
-                                                   "capture date, else file time)")
-    q.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole day, month or year)")
-    q.add_argument("--orientation", choices=ORIENTATIONS, help="only landscape, portrait or square photos")
-    q.add_argument("--min-size", metavar="WxH", help="only photos at least W wide and H high, e.g. 1920x1080")
-    q.add_argument("--strong", action="store_true",
-                   help="keep only results that stand out for this query (see docs/search.md)")
-    q.add_argument("--strong-z", type=float, metavar="Z",
-                   help=f"--strong with another bar: how many spreads above the typical score (default {STRONG_Z})")
-    q.add_argument("--all-copies", action="store_true",
-                   help="list every copy of a picture as its own result (default: one, with +N copies)")
-    return q
 
 
 def quiet_libraries() -> None:

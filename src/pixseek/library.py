@@ -15,13 +15,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .access import resolves_inside
 from .catalog import Catalog
-from .config import DEFAULT_MODEL, default_db_dir
-from .encoders import Encoder, ModelSpec, load_encoder, normalize_spec
+from .config import default_db_dir
+from .encoders import Encoder, ModelSpec, load_encoder
 from .errors import ImageDecodeError, ModelMismatchError, PixseekError, UnsupportedQueryError
 from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_captions
 from .explore import Embeddings, load_embeddings
@@ -29,9 +30,9 @@ from .indexing import Pipeline
 from .indexing.signals import signal_coverage
 from .indexing.sources import IndexPlan, plan_index
 from .search import CopyGroups, ExactCopies, Query, Searcher
+from .settings import LibrarySettings
 from .stores.base import VectorStore
 from .stores.keeper import StoreKeeper
-from .stores.milvus import MilvusAuth
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
@@ -44,33 +45,24 @@ ImageQuery = str | os.PathLike | bytes
 
 
 class Library:
-    """A searchable photo library stored in ``db_dir``.
+    """A searchable photo library stored in ``db_dir``, opened with ``settings``.
 
-    ``model``/``pretrained`` choose the encoder for a new index; an existing index remembers its
-    encoder, and asking for another one is refused (``index(reindex=True)`` rebuilds instead).
-    ``store`` chooses where a new index keeps its vectors (``faiss``, ``milvus-lite:FILE.db``,
+    ``settings.model``/``pretrained`` choose the encoder for a new index; an existing index remembers
+    its encoder, and asking for another one is refused (``index(reindex=True)`` rebuilds instead).
+    ``settings.store`` chooses where a new index keeps its vectors (``faiss``, ``milvus-lite:FILE.db``,
     ``milvus://HOST:PORT[/COLLECTION]``); an index remembers it (``pixseek.migrate`` moves them).
     """
 
-    def __init__(self, db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-                 pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
-                 store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> None:
-        self.backend = backend  # auto | torch | onnx, and precision fp32 | int8: see encoders.onnx
-        self.precision = precision
+    def __init__(self, db_dir: str | os.PathLike | None = None, settings: LibrarySettings | None = None) -> None:
+        self.settings = settings or LibrarySettings()
         self.db_dir = Path(os.path.expanduser(db_dir)) if db_dir else default_db_dir()
         try:
             self.db_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PixseekError(f"cannot create the index folder {self.db_dir}: {exc.strerror}") from exc
         self.catalog = Catalog(self.db_dir / CATALOG_FILE)
-        self.device = device
-        recorded = self.catalog.get_meta("model")
-        self.recorded_model = recorded
-        if model is None and pretrained is None and recorded:
-            name, _, tag = recorded.partition("|")
-            self.spec = ModelSpec(name, tag or None, device)
-        else:
-            self.spec = normalize_spec(ModelSpec(model or DEFAULT_MODEL, pretrained, device))
+        self.recorded_model = self.catalog.get_meta("model")
+        self.spec = self.settings.model_spec(self.recorded_model)
         self._encoder: Encoder | None = None
         self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
         self._index_lock = threading.Lock()  # one index run at a time within this process
@@ -78,14 +70,15 @@ class Library:
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
         self.copy_groups: CopyGroups = ExactCopies(self.catalog)
         self._searcher: Searcher | None = None
-        self.stores = StoreKeeper(self.catalog, self.db_dir, store, auth=store_auth, lock=self._lock)
+        self.stores = StoreKeeper(self.catalog, self.db_dir, self.settings.store, auth=self.settings.store_auth,
+                                  lock=self._lock)
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
     def encoder(self) -> Encoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = load_encoder(self.spec, self.backend, self.precision)
+                self._encoder = load_encoder(self.spec, self.settings.backend, self.settings.precision)
             return self._encoder
 
     @property
@@ -98,16 +91,11 @@ class Library:
         """Where the vectors are: ``faiss``, or a canonical Milvus spec."""
         return self.stores.spec
 
-    @property
-    def store_auth(self) -> MilvusAuth | None:
-        return self.stores.auth
-
     def reload_model(self) -> None:
         """Use the encoder the catalogue records (after another index's rows were merged in)."""
         self.recorded_model = self.catalog.get_meta("model")
         if self.recorded_model:
-            name, _, tag = self.recorded_model.partition("|")
-            spec = ModelSpec(name, tag or None, self.device)
+            spec = ModelSpec.parse(self.recorded_model, self.settings.device)
             if spec != self.spec:
                 self.spec, self._encoder = spec, None
 
@@ -115,7 +103,7 @@ class Library:
         recorded = self.catalog.get_meta("model")
         if recorded and recorded != self.spec.id and not reindex:
             raise ModelMismatchError(
-                f"this index was built with {_show(recorded)}, not {_show(self.spec.id)}: "
+                f"this index was built with {ModelSpec.parse(recorded).label}, not {self.spec.label}: "
                 "use the same --model, or --reindex to rebuild it with the new one"
             )
 
@@ -158,8 +146,8 @@ class Library:
             self.catalog.remove_roots(plan.gone_roots)
             # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
             pipeline = Pipeline(self.catalog, self.store, lambda: self.encoder,
-                                batch_size=batch_size or batch_size_for(self.device),
-                                workers=workers or decode_workers_for(self.device),
+                                batch_size=batch_size or batch_size_for(self.settings.device),
+                                workers=workers or decode_workers_for(self.settings.device),
                                 exact_decode=exact_decode, progress=progress)
             stale = pipeline.stale_signals()
             sources = plan.sources(self.catalog, moves=moves, stale=stale, include_hidden=include_hidden,
@@ -211,7 +199,7 @@ class Library:
             if self._searcher is None:
                 self._searcher = Searcher(self.catalog, lambda: self.store, lambda: self.encoder,
                                           lambda: self.copy_groups, lock=self._lock,
-                                          model_label=_show(self.spec.id))
+                                          model_label=self.spec.label)
             return self._searcher
 
     def query(self, query: Query, *, exclude_examples: bool = False,
@@ -257,7 +245,7 @@ class Library:
         ``progress(done, total)`` counts images, then captions, as they are encoded."""
         self._check_model()
         if not self.encoder.supports_text:
-            raise UnsupportedQueryError(f"{_show(self.spec.id)} encodes images only: retrieval evaluation "
+            raise UnsupportedQueryError(f"{self.spec.label} encodes images only: retrieval evaluation "
                                         "needs a text+image model such as ViT-B-32")
         rows = read_captions(captions_csv)
         paths = list(dict.fromkeys(r.path for r in rows))
@@ -343,9 +331,9 @@ class Library:
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
         dim = self.catalog.get_meta("dim")
-        name, _, tag = (self.catalog.get_meta("model") or "").partition("|")
-        return LibraryStatus(images=self.catalog.count_images(), model=name or None, pretrained=tag or None,
-                             dim=int(dim) if dim else None, roots=self.catalog.roots(),
+        model = ModelSpec.parse(self.catalog.get_meta("model") or "")
+        return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
+                             pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
                              store=self.stores.line(), signals=self.signal_coverage())
 
@@ -434,16 +422,6 @@ class Library:
         return EncodedQuery(vector=vector[0], exclude=exclude + tuple(example_ids), text=query.text,
                             image=image_name)
 
-    def search_encoded(self, query: EncodedQuery, k: int = 10, offset: int = 0) -> SearchResults:
-        """One page of results for an encoded query."""
-        return self.query(Query(images=[np.asarray(query.vector, dtype=np.float32)], k=k, offset=offset),
-                          exclude_ids=query.exclude)
-
-    def find(self, text: str | None = None, image: ImageQuery | None = None, k: int = 10) -> list[Hit]:
-        """Search by words, by example, or both at once; an indexed example is left out."""
-        return self.query(Query(text=text, images=() if image is None else [image], k=k),
-                          exclude_examples=True).hits
-
 
 class _Serialized:
     """The store, one call at a time: a FAISS index must not be searched while another thread adds
@@ -473,14 +451,11 @@ def _absolute(path: str | os.PathLike) -> str:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
-def _show(model_id: str) -> str:
-    name, _, tag = model_id.partition("|")
-    return f"{name} ({tag})" if tag else name
+def open_library(db_dir: str | os.PathLike | None = None, **settings: Any) -> Library:
+    """Open (or create) the library in ``db_dir`` (default: the user data folder). ``settings`` are
+    :class:`~pixseek.settings.LibrarySettings` fields (``model``, ``pretrained``, ``device``,
+    ``store``, ``store_auth``, ``backend``, ``precision``); another keyword is a ``TypeError``.
 
-
-def open_library(db_dir: str | os.PathLike | None = None, *, model: str | None = None,
-         pretrained: str | None = None, device: str = "auto", store: str | os.PathLike | None = None,
-         store_auth: MilvusAuth | None = None, backend: str = "auto", precision: str = "fp32") -> Library:
-    """Open (or create) the library in ``db_dir`` (default: the user data folder)."""
-    return Library(db_dir, model=model, pretrained=pretrained, device=device, store=store,
-                   store_auth=store_auth, backend=backend, precision=precision)
+    >>> pixseek.open("~/photos-index", model="timm:tf_efficientnet_lite0", pretrained="wheel")  # doctest: +SKIP
+    """
+    return Library(db_dir, LibrarySettings.of(**settings))

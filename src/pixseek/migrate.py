@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import PixseekError
 from .library import Library
+from .settings import LibrarySettings
 from .shard import ShardSpec
 from .stores import FAISS
 from .stores.base import StoreError
@@ -179,7 +180,7 @@ def _open_shard(folder: str | os.PathLike, lib: Library) -> Library:
     path = Path(os.path.expanduser(os.fspath(folder)))
     if not (path / "catalog.sqlite").exists():
         raise PixseekError(f"{path} is not a pixseek index (no catalog.sqlite)")
-    shard = Library(path, store_auth=lib.store_auth)
+    shard = Library(path, LibrarySettings(store_auth=lib.settings.store_auth))
     if not shard.stores.shard:
         shard.close()
         raise PixseekError(f"{path} is not a shard index (made without --shard I/N)")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+from .encoders.device import resolve_device
+
 CPU_BATCH = 32  # past 16-32, CPU throughput is flat and memory grows
 GPU_BATCH = 256
 
@@ -25,17 +27,9 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` (other values unchanged)."""
-    if device not in ("", "auto"):
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def batch_size_for(device: str) -> int:
-    return GPU_BATCH if resolve_device(device).startswith("cuda") else CPU_BATCH
+    # check=False: sizing reads the request; the encoder refuses a GPU that is not there
+    return GPU_BATCH if resolve_device(device, check=False).startswith("cuda") else CPU_BATCH
 
 
 def decode_workers_for(device: str) -> int:

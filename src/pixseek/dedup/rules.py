@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encoders.base import ModelSpec
+
 RANK = {"exact": 3, "copy": 2, "similar": 1}
 RULE_RANK = {"same-bytes": 4, "same-pixels": 3, "hash": 2, "crop": 1}
 
@@ -66,8 +68,7 @@ PROFILES: dict[str, Thresholds] = {"timm:tf_efficientnet_lite0": Thresholds()}
 
 def thresholds_for(model_id: str | None) -> Thresholds:
     """The calibrated thresholds for an encoder id (``name|tag``), else the defaults."""
-    name = (model_id or "").partition("|")[0]
-    return PROFILES.get(name, Thresholds())
+    return PROFILES.get(ModelSpec.parse(model_id or "").model, Thresholds())
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,29 @@ class ModelSpec:
 
     model: str
     pretrained: str | None = None
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (see encoders.device)
+
+    @classmethod
+    def parse(cls, model_id: str, device: str = "auto") -> "ModelSpec":
+        """The spec an ``id`` (``"NAME|TAG"``, as the catalogue records it) stands for.
+
+        >>> ModelSpec.parse("ViT-B-32|laion2b_s34b_b79k").label
+        'ViT-B-32 (laion2b_s34b_b79k)'
+        >>> ModelSpec.parse("timm:resnet18|").pretrained is None
+        True
+        """
+        model, _, pretrained = model_id.partition("|")
+        return cls(model, pretrained or None, device)
 
     @property
     def id(self) -> str:
         """Stable identity recorded in the catalogue: two specs with one id give the same vectors."""
         return f"{self.model}|{self.pretrained or ''}"
+
+    @property
+    def label(self) -> str:
+        """The model for people: ``NAME (TAG)``, or ``NAME`` alone when there is no tag."""
+        return f"{self.model} ({self.pretrained})" if self.pretrained else self.model
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -72,6 +89,6 @@ class Encoder(ABC):
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> (N, dim) float32, L2-normalised. Image-only encoders refuse."""
         raise UnsupportedQueryError(
-            f"the model {self.id.split('|')[0]} encodes images only: text search needs a CLIP model "
+            f"the model {ModelSpec.parse(self.id).model} encodes images only: text search needs a CLIP model "
             "(re-index with --model ViT-B-32, for example)"
         )

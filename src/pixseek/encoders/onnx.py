@@ -45,7 +45,8 @@ from PIL import Image
 from torch import nn
 
 from ..errors import ModelLoadError
-from .base import Encoder, l2_normalize
+from .base import Encoder, ModelSpec, l2_normalize
+from .device import resolve_device
 from .towers import _plain_block
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -146,8 +147,6 @@ def load_accelerated(load_torch, spec, backend: str, precision: str, encoder_id:
 
 def _from_cached_export(encoder_id: str, spec, backend: str, precision: str) -> Encoder | None:
     """An ``OnnxEncoder`` built from the cached export alone, or None (then the caller loads torch)."""
-    from .openclip import resolve_device
-
     try:
         meta = json.loads((cache_dir_for(encoder_id) / "meta.json").read_text())
     except (OSError, ValueError):
@@ -224,7 +223,8 @@ def encoder_kind(encoder: Encoder) -> str | None:
 def model_fingerprint(encoder_id: str) -> str:
     """Identity of the weights: the encoder id plus size and mtime of local weight files, so a
     changed checkpoint is exported again."""
-    name, _, pretrained = encoder_id.partition("|")
+    spec = ModelSpec.parse(encoder_id)
+    name, pretrained = spec.model, spec.pretrained
     parts = [encoder_id, f"export-{EXPORT_VERSION}", f"opset-{OPSET}"]
     paths: list[Path] = []
     if name.startswith("local-dir:"):
@@ -240,7 +240,7 @@ def model_fingerprint(encoder_id: str) -> str:
 
 def cache_dir_for(encoder_id: str, root: Path | None = None) -> Path:
     """The folder holding one model's exports (``image.fp32.onnx``, ``image.int8.onnx``, ...)."""
-    name = encoder_id.partition("|")[0]
+    name = ModelSpec.parse(encoder_id).model
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.split("/")[-1])[-40:]
     return (root or cache_root()) / f"{slug}-{model_fingerprint(encoder_id)}"
 

@@ -9,23 +9,12 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
+from .device import resolve_device
 from .pixels import ModelTransform
 from .towers import cut_tokens, gpu_autocast, to_device
 
 DEFAULT_TAGS = {"ViT-B-32": "laion2b_s34b_b79k"}
 RANDOM = "random"  # seeded random init: for tests and throughput benchmarks only
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("--device cuda was asked for, but no CUDA GPU is available (use --device cpu)")
-    if device not in ("cpu", "cuda"):
-        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu or cuda")
-    return device
 
 
 def default_pretrained(model: str) -> str | None:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
+from .device import resolve_device
 from .pixels import ModelTransform
 from .towers import gpu_autocast, to_device
 from .weights import WHEEL_WEIGHTS, read_checkpoint
@@ -119,21 +120,6 @@ def encoder_id(spec: ModelSpec) -> str:
     if p and p not in ("random", "wheel") and is_checkpoint_path(p):
         return ModelSpec(spec.model, os.path.abspath(os.path.expanduser(p)), spec.device).id
     return spec.id
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; refuse ``cuda`` without one."""
-    import torch
-
-    if device in ("", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {device!r} asked for but torch sees no CUDA GPU: use --device cpu or auto")
-    try:
-        torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu or cuda") from exc
-    return device
 
 
 def resize_target(transform, data_config: dict) -> int:

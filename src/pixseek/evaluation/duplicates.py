@@ -160,10 +160,9 @@ def evaluate_dedup(work: str | os.PathLike, *, model: str = MODEL, pretrained: s
         pred = predicted_pairs(groups, index)
         base = find_duplicates(lib.catalog, None, thresholds=Thresholds(use_embedding=False))
         sim = lib.duplicates(similar=True)
-        name, _, tag = lib.spec.id.partition("|")
         return DedupEvalReport(
             files=len(items), scenes=len({i.scene for i in items}), origin=origin,
-            model=f"{name} ({tag})" if tag else name, true_pairs=dict(truth), index_seconds=index_seconds,
+            model=lib.spec.label, true_pairs=dict(truth), index_seconds=index_seconds,
             dedup_seconds=dedup_seconds, groups=len(groups),
             results={"default": score(items, pred, DUPLICATES),
                      "phash": score(items, predicted_pairs(base, index), DUPLICATES),

@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from ..encoders import ModelSpec
 from ..errors import PixseekError
 from ..jobs import JobProgress
 from ..library import Library
@@ -122,7 +123,7 @@ def problem(message: str) -> str:
 def model_name(status: LibraryStatus) -> str:
     if not status.model:
         return "none yet (chosen when the first folder is indexed)"
-    return f"{status.model} ({status.pretrained})" if status.pretrained else status.model
+    return ModelSpec(status.model, status.pretrained).label
 
 
 def library_summary(status: LibraryStatus, supports_text: bool | None) -> str:

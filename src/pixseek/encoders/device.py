@@ -1,0 +1,50 @@
+"""Where an encoder runs: the one reading of ``--device`` that every back end and the tuning share.
+
+``auto`` (or nothing) is ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu``, ``cuda`` and
+``cuda:N`` are kept as given (an explicit GPU index is never dropped). Asking for a GPU that torch
+does not see, or for a device pixseek does not know, is a one-line ``ModelLoadError``.
+
+    >>> resolve_device("cpu")
+    'cpu'
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ModelLoadError
+
+AUTO = ("", "auto")
+_CUDA = re.compile(r"cuda(?::(\d+))?")
+
+
+def resolve_device(device: str | None, *, check: bool = True) -> str:
+    """``auto`` -> ``cuda`` or ``cpu``; ``cpu``, ``cuda``, ``cuda:N`` unchanged.
+
+    ``check=False`` reads the request without asking whether the GPU is there (for sizing work
+    before anything loads); the encoders always check.
+    """
+    device = (device or "").strip()
+    if device in AUTO:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    match = _CUDA.fullmatch(device)
+    if match is None:
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    if check:
+        _check_gpu(device, match.group(1))
+    return device
+
+
+def _check_gpu(device: str, index: str | None) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ModelLoadError(f"--device {device} was asked for, but no CUDA GPU is available (use --device cpu)")
+    count = torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise ModelLoadError(f"--device {device} was asked for, but torch sees {count} CUDA GPU"
+                             f"{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
