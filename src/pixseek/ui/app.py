@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -19,6 +18,7 @@ from ..errors import PixseekError
 from ..jobs import IndexJob
 from ..library import Library
 from . import render
+from .context import UiContext
 from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
 from .search_tab import search_tab
 
@@ -31,17 +31,6 @@ CSS = """
 .px-example img { max-height: 72px; max-width: 96px; border-radius: 4px; }
 .px-progress div { margin-top: 4px; font-size: 0.9rem; }
 """
-
-
-@dataclass
-class UiContext:
-    """What every tab gets: the library, the one indexing job of this server, the app and its own tab
-    (for events such as ``app.load`` and ``tab.select``)."""
-
-    lib: Library
-    job: IndexJob
-    app: gr.Blocks
-    tab: gr.Tab | None = None
 
 
 def build_app(lib: Library, title: str = "pixseek") -> gr.Blocks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
@@ -20,10 +20,8 @@ from ..search import Query
 from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
 from ..types import EncodedQuery, Hit
 from . import render
+from .context import UiContext
 from .query_form import MAX_PAGE, ORIENTATION_CHOICES, ActiveSearch, SearchForm
-
-if TYPE_CHECKING:
-    from .app import UiContext
 
 PAGE_SIZE = 24  # results per search, and per "load more"
 
