@@ -14,18 +14,9 @@ from pixseek.stores.faiss import FaissStore
 pytest.importorskip("pymilvus")
 from pixseek.stores import milvus as milvus_mod  # noqa: E402
 from pixseek.stores.milvus import parse_milvus_spec  # noqa: E402
+from test_store_contract import clustered  # noqa: E402  (the same clustered test vectors)
 
 DIM = 64
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
-def clustered(n: int, seed: int) -> np.ndarray:
-    centres = unit(np.random.default_rng(99).standard_normal((40, DIM)))
-    rng = np.random.default_rng(seed)
-    return unit(centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, DIM)) / np.sqrt(DIM))
 
 
 @pytest.fixture

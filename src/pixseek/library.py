@@ -423,30 +423,6 @@ class Library:
                             image=image_name)
 
 
-class _Serialized:
-    """The store, one call at a time: a FAISS index must not be searched while another thread adds
-    to it (the UI indexes in the background while people search)."""
-
-    def __init__(self, store: VectorStore) -> None:
-        self._store = store
-        self._call_lock = threading.Lock()
-
-    def __getattr__(self, name: str):
-        attr = getattr(self._store, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            with self._call_lock:
-                return attr(*args, **kwargs)
-
-        return call
-
-    def __len__(self) -> int:
-        with self._call_lock:
-            return len(self._store)
-
-
 def _absolute(path: str | os.PathLike) -> str:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
