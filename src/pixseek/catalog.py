@@ -21,7 +21,7 @@ from .errors import CatalogError
 from .hashing import ImageHashes, to_signed, to_unsigned
 from .types import SkippedFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -107,8 +107,29 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_shots(db: sqlite3.Connection) -> None:
+    """Photographers' folders (``shots.py``): camera, lens, sub-second and frame number per content
+    (the ``camera`` signal), sharpness (the ``sharpness`` signal), and capture times by index, from
+    which RAW+JPEG pairs and bursts are worked out when needed (never stored)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS camera (
+            sha TEXT PRIMARY KEY,
+            camera TEXT,
+            lens TEXT,
+            subsec REAL,
+            sequence INTEGER,
+            raw TEXT
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS sharpness (sha TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS files_taken_at ON files(taken_at)
+        """
+    )
+
+
 # Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_shots]
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,21 @@ class FileRow:
     height: int | None = None
     taken_at: str | None = None
     format: str | None = None
+
+
+@dataclass(frozen=True)
+class ShotFacts:
+    """An indexed file as RAW+JPEG pairing and burst finding see it (``shots.py``)."""
+
+    id: int
+    path: str
+    sha: str
+    taken_at: str | None
+    format: str | None
+    camera: str | None = None
+    subsec: float | None = None
+    sequence: int | None = None
+    sharpness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -383,6 +419,38 @@ class Catalog:
         """Size, capture date and format of the content ``sha``, on every file row that holds it."""
         db.execute("UPDATE files SET width = ?, height = ?, taken_at = ?, format = ? WHERE sha = ?",
                    (width, height, taken_at, format, sha))
+
+    def set_camera(self, db: sqlite3.Connection, sha: str, camera: str | None, lens: str | None,
+                   subsec: float | None, sequence: int | None, raw: str | None) -> None:
+        """Camera facts of the content ``sha`` (see ``indexing.signals.CameraSignal``)."""
+        db.execute("INSERT OR REPLACE INTO camera (sha, camera, lens, subsec, sequence, raw) VALUES (?, ?, ?, ?, ?, ?)",
+                   (sha, camera, lens, subsec, sequence, raw))
+
+    def set_sharpness(self, db: sqlite3.Connection, sha: str, value: float) -> None:
+        db.execute("INSERT OR REPLACE INTO sharpness (sha, value) VALUES (?, ?)", (sha, float(value)))
+
+    def shot_facts(self, ids: Iterable[int] | None = None, *, paths_from: str | None = None,
+                   camera: str | None = None, between: tuple[str, str] | None = None) -> list["ShotFacts"]:
+        """What ``shots.py`` needs of indexed files: all of them, those with ``ids``, those whose
+        path starts with ``paths_from``, or those by ``camera`` taken ``between`` two ISO times."""
+        base = ("SELECT f.id, f.path, f.sha, f.taken_at, f.format, c.camera, c.subsec, c.sequence, s.value "
+                "FROM files f LEFT JOIN camera c ON c.sha = f.sha LEFT JOIN sharpness s ON s.sha = f.sha "
+                "WHERE f.status = 'ok'")
+        if ids is not None:
+            ids = [int(i) for i in ids]
+            out: list[ShotFacts] = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                out += [ShotFacts(*r) for r in self.db.execute(f"{base} AND f.id IN ({marks})", chunk)]
+            return out
+        if paths_from is not None:
+            return [ShotFacts(*r) for r in self.db.execute(
+                f"{base} AND f.path >= ? AND f.path < ?", (paths_from, paths_from + "\U0010ffff"))]
+        if between is not None:
+            return [ShotFacts(*r) for r in self.db.execute(
+                f"{base} AND f.taken_at BETWEEN ? AND ? AND c.camera = ?", (*between, camera))]
+        return [ShotFacts(*r) for r in self.db.execute(base)]
 
     def mark_signals(self, db: sqlite3.Connection, sha: str, versions: dict[str, str]) -> None:
         """Record that the content ``sha`` has these signals at these versions."""

@@ -135,6 +135,7 @@ def print_results(args: argparse.Namespace, results: SearchResults) -> None:
     """Hits on stdout (one JSON object each with --json); notes for people on stderr."""
     for hit in results.hits:
         copies = f"  (+{len(hit.copies)} cop{'y' if len(hit.copies) == 1 else 'ies'})" if hit.copies else ""
+        copies = f"  [{hit.label}]{copies}" if hit.label else copies
         emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}")
     if results.message:
         print(results.message, file=sys.stderr)

@@ -2,7 +2,12 @@
 
 Everything that can go wrong while decoding a file becomes an :class:`ImageDecodeError` whose
 ``reason`` is short and stable ("empty file", "truncated", "not an image", "corrupt",
-"unreadable", "unsupported format", "out of memory", "too many pixels (...)").
+"unreadable", "unsupported format", "out of memory", "too many pixels (...)", and for camera RAW
+files "unsupported RAW", "corrupt RAW").
+
+Camera RAW files (CR2, CR3, NEF, ARW, DNG, RAF, ORF, RW2) are read with ``rawpy`` (LibRaw): the
+embedded JPEG preview when it is large enough for the caller (fast), else a half-size development;
+orientation from the RAW's own metadata; capture date, camera and lens from its EXIF (``exifread``).
 
 Pillow's own decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``) is left alone: our explicit
 ``max_pixels`` cap governs. When Pillow's limit is lower than ours and it refuses to open a file,
@@ -60,6 +65,10 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
+RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf", ".rw2"})
+# LibRaw's ``sizes.flip`` -> the transpose that makes the image upright
+_RAW_TRANSPOSE = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
 _HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -82,6 +91,11 @@ class DecodedImage:
     # the upright alpha channel ("L") of a picture with transparency, when asked for (keep_alpha);
     # ``image`` has it flattened on white, which can make different pictures look the same
     alpha: Image.Image | None = None
+    camera: str | None = None  # EXIF "Make Model", e.g. "Canon EOS R6"
+    lens: str | None = None  # EXIF LensModel
+    subsec: float | None = None  # the fraction of a second of ``taken_at`` (EXIF SubSecTimeOriginal)
+    sequence: int | None = None  # the camera's frame number in a burst, when it records one
+    raw: str | None = None  # for a camera RAW file: "preview" (its embedded JPEG) or "developed"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +144,15 @@ def image_extensions() -> frozenset[str]:
     >>> ".jpg" in image_extensions()
     True
     """
-    return _BASE_EXTENSIONS | _register_plugins()
+    return _BASE_EXTENSIONS | _register_plugins() | _raw_extensions()
+
+
+def _raw_extensions() -> frozenset[str]:
+    try:
+        import rawpy  # noqa: F401
+    except Exception:  # not installed: RAW files are not crawled
+        return frozenset()
+    return RAW_EXTENSIONS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +165,7 @@ def decode_image(
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     keep_alpha: bool = False,
+    name: str | os.PathLike[str] | None = None,
 ) -> DecodedImage:
     """Decode a file (path) or its bytes into an upright RGB image.
 
@@ -150,7 +173,8 @@ def decode_image(
     then return a smaller image (JPEG DCT scaling, then a bicubic shrink) whose shorter side is
     at least ``2 * min_side`` (or the full image, if that is smaller). ``width``/``height``
     always describe the full-size upright image. ``keep_alpha``: also return the alpha channel of
-    a picture with transparency (``alpha``, the size of ``image``). Raises :class:`ImageDecodeError` for every
+    a picture with transparency (``alpha``, the size of ``image``). ``name``: the file's path when
+    ``source`` is its bytes (its extension tells a camera RAW file from a TIFF). Raises :class:`ImageDecodeError` for every
     failure, including images over ``max_pixels`` (checked from the header, before any pixel
     is allocated).
 
@@ -162,7 +186,8 @@ def decode_image(
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
     short_side = None if min_side is None else (lambda w, h: min_side)
-    return _decode(source, max_pixels=max_pixels, short_side_needed=short_side, keep_alpha=keep_alpha)
+    return _decode(source, max_pixels=max_pixels, short_side_needed=short_side, keep_alpha=keep_alpha,
+                   name=name)
 
 
 def make_thumbnail(
@@ -217,10 +242,15 @@ def _decode(
     max_pixels: int,
     short_side_needed: Callable[[int, int], int] | None,
     keep_alpha: bool = False,
+    name: str | os.PathLike[str] | None = None,
 ) -> DecodedImage:
     _register_plugins()
+    if name is None and not isinstance(source, (bytes, bytearray, memoryview)):
+        name = source
     with _open_stream(source) as fp:
         try:
+            if _is_raw(fp, name):
+                return _decode_raw(fp, max_pixels, short_side_needed)
             return _decode_stream(fp, max_pixels, short_side_needed, keep_alpha)
         except ImageDecodeError:
             raise
@@ -256,7 +286,8 @@ def _decode_stream(
     if need is not None:
         img = _shrink(img, need)
         alpha = _shrink(alpha, need) if alpha is not None else None
-    return DecodedImage(img, width, height, _capture_date(exif), fmt, alpha)
+    camera, lens, subsec = _camera_facts(exif)
+    return DecodedImage(img, width, height, _capture_date(exif), fmt, alpha, camera, lens, subsec)
 
 
 @contextmanager
@@ -404,6 +435,133 @@ def _stretch(a: np.ndarray, lo: float, hi: float) -> Image.Image:
 
 
 # ---------------------------------------------------------------------------------------------
+# Camera RAW files (rawpy: LibRaw's Python bindings)
+
+_RAW_MAGIC = (b"FUJIFILMCCD-RAW", b"IIRO", b"IIRS", b"MMOR", b"IIU\x00")  # RAF, ORF, RW2
+
+
+def _is_raw(fp: BinaryIO, name: str | os.PathLike[str] | None) -> bool:
+    """A camera RAW file, by its name's extension or, for bare bytes, its magic (DNG: its tag)."""
+    if name is not None:
+        return os.path.splitext(os.fspath(name))[1].lower() in RAW_EXTENSIONS
+    fp.seek(0)
+    head = fp.read(16)
+    fp.seek(0)
+    if head.startswith(_RAW_MAGIC) or head[4:12] == b"ftypcrx ":  # CR3
+        return True
+    if head[:4] == b"II*\x00" and head[8:10] == b"CR":  # CR2
+        return True
+    return head[:4] in (b"II*\x00", b"MM\x00*") and _tiff_has_tag(fp, head, 50706)  # DNGVersion
+
+
+def _tiff_has_tag(fp: BinaryIO, head: bytes, tag: int) -> bool:
+    order = "<" if head[:2] == b"II" else ">"
+    try:
+        fp.seek(struct.unpack(order + "I", head[4:8])[0])
+        count = struct.unpack(order + "H", fp.read(2))[0]
+        entries = fp.read(12 * min(count, 4096))
+        return any(struct.unpack_from(order + "H", entries, 12 * k)[0] == tag for k in range(len(entries) // 12))
+    except (struct.error, OSError, ValueError):
+        return False
+    finally:
+        fp.seek(0)
+
+
+def _decode_raw(fp: BinaryIO, max_pixels: int,
+                short_side_needed: Callable[[int, int], int] | None) -> DecodedImage:
+    try:
+        import rawpy
+    except ImportError as exc:
+        raise ImageDecodeError("unsupported format", "camera RAW: install rawpy") from exc
+    fp.seek(0)
+    data = fp.read()
+    try:
+        raw = rawpy.imread(io.BytesIO(data))
+    except rawpy.LibRawFileUnsupportedError as exc:
+        raise ImageDecodeError("unsupported RAW", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    except rawpy.LibRawError as exc:
+        raise ImageDecodeError("corrupt RAW", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    try:
+        with raw:
+            flip = raw.sizes.flip
+            width, height = raw.sizes.width, raw.sizes.height
+            if flip in (5, 6):
+                width, height = height, width
+            _check_size(width, height, max_pixels)
+            need = short_side_needed(width, height) if short_side_needed else None
+            img, how = _raw_preview(raw, need, (width, height), flip), "preview"
+            if img is None:
+                rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # applies flip
+                img, how = Image.fromarray(rgb, "RGB"), "developed"
+            lens = raw.lens.model or None
+            stamp, sequence = raw.other.timestamp, raw.other.shot_order or None
+    except ImageDecodeError:
+        raise
+    except rawpy.LibRawError as exc:
+        raise ImageDecodeError("corrupt RAW", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    if need is not None:
+        img = _shrink(img, need)
+    taken_at, camera, exif_lens, subsec = _raw_exif(data)
+    if taken_at is None and stamp is not None and stamp.year > 1970:
+        taken_at = stamp.replace(microsecond=0).isoformat()
+    return DecodedImage(img, width, height, taken_at, "RAW", None, camera, exif_lens or lens, subsec,
+                        sequence, how)
+
+
+def _raw_preview(raw, need: int | None, upright: tuple[int, int], flip: int) -> Image.Image | None:
+    """The embedded preview, upright, when its shorter side is enough for the caller (twice
+    ``need``; for a full decode, at least the half-size development's); else None."""
+    import rawpy
+
+    try:
+        thumb = raw.extract_thumb()
+    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+        return None
+    except rawpy.LibRawError:
+        return None  # a broken preview: develop the RAW instead
+    if thumb.format == rawpy.ThumbFormat.JPEG:
+        img = Image.open(io.BytesIO(thumb.data))
+    else:
+        img = Image.fromarray(thumb.data)
+    enough = _REDUCING_GAP * need if need is not None else min(upright) // 2
+    if min(img.size) < min(enough, min(upright)):
+        return None
+    if need is not None:
+        drafted = img.draft("RGB", (enough, enough))
+        img.load()
+        if drafted is not None:
+            img = _trim_partial_block(img, drafted[1])
+    img = _to_rgb(img)
+    # LibRaw's flip is relative to the sensor; a preview already upright (its aspect matches) stays
+    sensor_aspect = upright[::-1] if flip in (5, 6) else upright
+    if flip in _RAW_TRANSPOSE and (img.width >= img.height) == (sensor_aspect[0] >= sensor_aspect[1]):
+        img = img.transpose(_RAW_TRANSPOSE[flip])
+    return img
+
+
+def _raw_exif(data: bytes) -> tuple[str | None, str | None, str | None, float | None]:
+    """(capture date, camera, lens, sub-second) from a RAW file's EXIF, read with exifread."""
+    try:
+        import exifread
+
+        tags = exifread.process_file(io.BytesIO(data), details=False)
+    except Exception:  # missing or unreadable EXIF must not reject a good RAW
+        return None, None, None, None
+
+    def tag(*names: str) -> str | None:
+        for n in names:
+            for ifd in ("EXIF", "Image"):
+                value = tags.get(f"{ifd} {n}")
+                if value is not None and str(value).strip():
+                    return str(value).strip()
+        return None
+
+    taken = _parse_exif_date(tag("DateTimeOriginal", "DateTimeDigitized", "DateTime"))
+    camera = _camera_name(tag("Make"), tag("Model"))
+    return taken, camera, tag("LensModel"), _subsec(tag("SubSecTimeOriginal", "SubSecTime"))
+
+
+# ---------------------------------------------------------------------------------------------
 # EXIF
 
 
@@ -419,6 +577,42 @@ def _orientation(exif: Image.Exif) -> int:
         return int(exif.get(ExifTags.Base.Orientation, 1))
     except (TypeError, ValueError):
         return 1
+
+
+def _camera_facts(exif: Image.Exif) -> tuple[str | None, str | None, float | None]:
+    """(camera "Make Model", lens, sub-second of the capture time) from EXIF; None when absent."""
+    try:
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+    except Exception:
+        sub = {}
+    lens = sub.get(ExifTags.Base.LensModel) or exif.get(ExifTags.Base.LensModel)
+    subsec = sub.get(ExifTags.Base.SubsecTimeOriginal) or exif.get(ExifTags.Base.SubsecTimeOriginal)
+    camera = _camera_name(exif.get(ExifTags.Base.Make), exif.get(ExifTags.Base.Model))
+    return camera, _text(lens), _subsec(subsec)
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 \t")
+    return value or None
+
+
+def _camera_name(make: object, model: object) -> str | None:
+    """"Make Model", without the make repeated ("Canon" + "Canon EOS R6" -> "Canon EOS R6")."""
+    make_s, model_s = _text(make), _text(model)
+    if make_s and model_s and model_s.lower().startswith(make_s.lower()):
+        return model_s
+    return " ".join(p for p in (make_s, model_s) if p) or None
+
+
+def _subsec(value: object) -> float | None:
+    text = _text(value)
+    if not text or not text.isdigit():
+        return None
+    return int(text) / 10 ** len(text)
 
 
 def _capture_date(exif: Image.Exif) -> str | None:

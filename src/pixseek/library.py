@@ -29,7 +29,7 @@ from .explore import Embeddings, load_embeddings
 from .indexing import Pipeline
 from .indexing.signals import signal_coverage
 from .indexing.sources import IndexPlan, plan_index
-from .search import CopyGroups, ExactCopies, Query, Searcher
+from .search import CopyGroups, PhotoGroups, Query, Searcher
 from .settings import LibrarySettings
 from .stores.base import VectorStore
 from .stores.keeper import StoreKeeper
@@ -68,7 +68,7 @@ class Library:
         self._index_lock = threading.Lock()  # one index run at a time within this process
         # Which files count as copies of one picture when results are collapsed: same bytes for now;
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
-        self.copy_groups: CopyGroups = ExactCopies(self.catalog)
+        self.copy_groups: CopyGroups = PhotoGroups(self.catalog)  # copies, RAW+JPEG pairs, bursts
         self._searcher: Searcher | None = None
         self.stores = StoreKeeper(self.catalog, self.db_dir, self.settings.store, auth=self.settings.store_auth,
                                   lock=self._lock)

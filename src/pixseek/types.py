@@ -42,6 +42,7 @@ class Hit:
     height: int | None = None
     taken_at: str | None = None  # ISO 8601, EXIF capture date when known
     copies: tuple[str, ...] = ()  # other paths of the same picture, when results are collapsed
+    label: str = ""  # "RAW+JPEG" (a pair shown once), "burst of 5" (the burst collapsed), or both
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,6 +183,8 @@ class DuplicateMember:
     sha: str
     protected: bool = False  # under a --protect folder: never touched
     link: str | None = None  # "hardlink" / "symlink": the same file as another member, never acted on
+    pair: str | None = None  # the other half of its RAW+JPEG pair (in the group too): both follow one fate
+    sharpness: float | None = None  # variance of the Laplacian (higher: sharper); a burst keeps its sharpest
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,8 +228,15 @@ class DuplicateGroup:
     evidence: list[Evidence]
 
     @property
+    def kept(self) -> set[str]:
+        """The keeper and, when it is half of a RAW+JPEG pair, the other half."""
+        partner = next((m.pair for m in self.members if m.path == self.keep), None)
+        return {self.keep, partner} if partner else {self.keep}
+
+    @property
     def duplicates(self) -> list[str]:
-        return [m.path for m in self.members if m.path != self.keep]
+        kept = self.kept
+        return [m.path for m in self.members if m.path not in kept]
 
     def with_keeper(self, path: str) -> "DuplicateGroup":
         """The same group with another member as keeper (the UI's choice)."""

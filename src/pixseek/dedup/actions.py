@@ -105,8 +105,9 @@ def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, targe
     for group in groups:
         keeper = next(m for m in group.members if m.path == group.keep)
         keeper_problem = _check_file(catalog, keeper.path, keeper.sha)
+        first_step, first_skip = len(steps), len(report.skipped)
         for m in group.members:
-            if m.path == group.keep:
+            if m.path in group.kept:  # the keeper, and the other half of its RAW+JPEG pair
                 continue
             reason = None
             if m.protected:
@@ -135,7 +136,25 @@ def _plan(catalog: Catalog, groups: Sequence[DuplicateGroup], action: str, targe
                 steps.append(Step("hardlink", m.path, keeper.path, m.sha, row))
             else:
                 steps.append(_trash_step(m.path, keeper.path, m.sha, row, taken))
+        _pairs_together(group, steps, first_step, report, first_skip)
     return steps
+
+
+def _pairs_together(group: DuplicateGroup, steps: list[Step], first_step: int, report: ActionReport,
+                    first_skip: int) -> None:
+    """The two halves of a RAW+JPEG pair share one fate: when one is skipped, so is the other."""
+    partner = {m.path: m.pair for m in group.members if m.pair}
+    while True:
+        skipped = {p for p, _ in report.skipped[first_skip:]}
+        drop = [k for k in range(first_step, len(steps)) if partner.get(steps[k].path) in skipped]
+        if not drop:
+            return
+        for k in reversed(drop):
+            step = steps.pop(k)
+            if step.info:  # a trash step's .trashinfo, written at plan time
+                unlink_quietly(step.info)
+            path = step.path
+            report.skipped.append((path, f"its RAW+JPEG partner {partner[path]} is skipped: the pair stays together"))
 
 
 def _check_file(catalog: Catalog, path: str, sha: str) -> str | None:

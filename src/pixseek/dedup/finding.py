@@ -12,6 +12,11 @@ How a run goes (docs/dedup.md has the measurements behind every number):
    the anchor both are copies of. Pairs the user marked "not duplicates" have no evidence.
 5. Each group gets a keeper by policy (:mod:`.keeper`); ``--protect`` folders and links are
    marked, never acted on.
+
+Photographers' shots (:mod:`pixseek.shots`): the two halves of a RAW+JPEG pair are one unit (the
+RAW follows its JPEG, compared by the JPEG alone), so a pair is never a group by itself and never
+split; with ``similar``, the frames of a burst are linked to each other (``similar``, rule
+``burst``), so a burst is one group, and its sharpest frame is the keeper.
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ from ..hashing import PIXEL_HASH_VERSION, ImageHashes, perceptual_hashes, pixel_
 from ..imaging import decode_image
 from ..indexing.signals import PERCEPTUAL
 from ..paths import norm_dir
+from ..shots import find_shots
 from ..stores.base import VectorStore
 from ..types import DuplicateGroup
 from ..types import StageProgressFn as ProgressFn
 from . import rules
 from .candidates import candidate_pairs
 from .features import Pictures, measure
-from .grouping import Unit, cluster, make_group
+from .grouping import Unit, cluster, make_group, pictures
 from .keeper import KeepPolicy
 from .rules import RANK, Edge, Thresholds, thresholds_for
 
@@ -56,17 +62,25 @@ def find_duplicates(catalog: Catalog, store: Callable[[], VectorStore] | None, *
     policy = keep if isinstance(keep, KeepPolicy) else KeepPolicy.parse(keep)
     protect_dirs = [norm_dir(p) for p in protect]
     rows = list(catalog.rows_under(roots) if roots else catalog.ok_rows())
-    units = _units([r for r in rows if r.status == "ok" and r.sha])
+    ok = [r for r in rows if r.status == "ok" and r.sha]
+    ok_ids = {r.id for r in ok}
+    facts = [f for f in catalog.shot_facts() if f.id in ok_ids]
+    shots = find_shots(facts)
+    units = _join_pairs(_units(ok), shots.pairs)
     reps = [u.rep for u in units]
     pics = Pictures(catalog, reps, _hashes(catalog, reps, progress))
     edges, grey = _judge(pics, store, th, similar, exact_max, progress) if len(reps) > 1 else ({}, set())
+    if similar:
+        _link_bursts(shots.bursts, units, edges)
     for a, b in catalog.not_duplicates():
         for key in ((a, b), (b, a)):
             edges.pop(key, None)
     by_sha = {u.rep.sha: u for u in units}
-    groups = [make_group(shas, by_sha, edges, policy, protect_dirs)
+    sharp = {f.sha: f.sharpness for f in facts if f.sharpness is not None} if similar else {}
+    burst_of = _burst_of(shots.bursts, units) if similar else {}
+    groups = [make_group(shas, by_sha, edges, policy, protect_dirs, sharp, burst_of)
               for shas in cluster([u.rep.sha for u in units], edges, similar, grey)
-              if sum(len(by_sha[sha].rows) for sha in shas) >= 2]
+              if pictures(shas, by_sha) >= 2]
     groups.sort(key=lambda g: (-RANK[g.kind], -len(g.members), g.keep))
     return groups
 
@@ -76,6 +90,47 @@ def _units(rows: list[FileRow]) -> list[Unit]:
     for r in sorted(rows, key=lambda r: r.id):
         by_sha[r.sha].append(r)
     return [Unit(v) for v in by_sha.values()]
+
+
+def _join_pairs(units: list[Unit], pairs: dict[int, int]) -> list[Unit]:
+    """The RAW half of each pair leaves its own unit and follows its JPEG's; a unit left empty goes."""
+    unit_of = {r.id: u for u in units for r in u.rows}
+    for u in units:
+        for r in list(u.rows):
+            partner = pairs.get(r.id)
+            if partner is None or r.format == "RAW" or partner not in unit_of or r.id not in unit_of:
+                continue
+            raw_unit = unit_of[partner]
+            if raw_unit is u:
+                continue
+            raw_row = next(x for x in raw_unit.rows if x.id == partner)
+            raw_unit.rows.remove(raw_row)
+            u.partners[r.id] = raw_row
+            del unit_of[partner]
+    return [u for u in units if u.rows]
+
+
+def _unit_sha(units: list[Unit]) -> dict[int, str]:
+    """File id -> the content hash of the unit it is in (a pair's RAW: its JPEG's)."""
+    sha_of = {r.id: u.rep.sha for u in units for r in u.rows}
+    sha_of.update({p.id: u.rep.sha for u in units for p in u.partners.values()})
+    return sha_of
+
+
+def _burst_of(bursts: list[list[int]], units: list[Unit]) -> dict[str, int]:
+    sha_of = _unit_sha(units)
+    return {sha_of[i]: k for k, burst in enumerate(bursts) for i in burst if i in sha_of}
+
+
+def _link_bursts(bursts: list[list[int]], units: list[Unit], edges: dict[tuple[str, str], Edge]) -> None:
+    """Every two frames of a burst (their units) are linked as ``similar`` (rule ``burst``)."""
+    sha_of = _unit_sha(units)
+    for burst in bursts:
+        shas = sorted({sha_of[i] for i in burst if i in sha_of})
+        for a in shas:
+            for b in shas:
+                if a != b and (a, b) not in edges:
+                    edges[(a, b)] = Edge("similar", "burst", {})
 
 
 def _hashes(catalog: Catalog, reps: list[FileRow], progress: ProgressFn | None) -> dict[str, ImageHashes]:

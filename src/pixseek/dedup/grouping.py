@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..catalog import FileRow
 from ..paths import is_under
@@ -22,9 +22,11 @@ MAX_GROUP = 1000  # complete linkage is quadratic in a group: beyond this, group
 
 @dataclass
 class Unit:
-    """The indexed files of one content (same bytes)."""
+    """The indexed files of one content (same bytes), and the other halves of their RAW+JPEG pairs
+    (``partners``: one photo with them; they follow the unit and are never compared on their own)."""
 
     rows: list[FileRow]
+    partners: dict[int, FileRow] = field(default_factory=dict)  # row id -> its pair's other half
 
     @property
     def rep(self) -> FileRow:
@@ -133,15 +135,32 @@ def complete_linkage(nodes: list[str], edges: dict[tuple[str, str], Edge], *, mi
     return list(clusters.values())
 
 
+def pictures(shas: list[str], by_sha: dict[str, Unit]) -> int:
+    """Files in a group, a RAW+JPEG pair counting once."""
+    return sum(len(by_sha[sha].rows) for sha in shas)
+
+
 def make_group(shas: list[str], by_sha: dict[str, Unit], edges: dict[tuple[str, str], Edge],
-           policy: KeepPolicy, protect_dirs: list[str]) -> DuplicateGroup:
-    rows = [r for sha in shas for r in by_sha[sha].rows]
-    members = [_member(r, protect_dirs) for r in rows]
+           policy: KeepPolicy, protect_dirs: list[str], sharpness: dict[str, float] | None = None,
+           bursts: dict[str, int] | None = None) -> DuplicateGroup:
+    """One group as the user sees it; ``bursts`` (content hash -> burst number): a group that is
+    one burst's frames keeps its sharpest (``sharpness``, content hash -> value)."""
+    sharpness, bursts = sharpness or {}, bursts or {}
+    members = []
+    for sha in shas:
+        unit = by_sha[sha]
+        for r in unit.rows:
+            partner = unit.partners.get(r.id)
+            members.append(_member(r, protect_dirs, partner.path if partner else None, sharpness.get(r.sha or "")))
+            if partner is not None:
+                members.append(_member(partner, protect_dirs, r.path, sharpness.get(partner.sha or "")))
     evidence: list[Evidence] = []
     for sha in shas:
         unit = by_sha[sha].rows
         for other in unit[1:]:
             evidence.append(Evidence(unit[0].path, other.path, "exact", "same-bytes", {}))
+        for fid, partner in by_sha[sha].partners.items():
+            evidence.append(Evidence(next(r.path for r in unit if r.id == fid), partner.path, "pair", "raw+jpeg", {}))
     tiers = {"exact"}
     for x in range(len(shas)):
         for y in range(x + 1, len(shas)):
@@ -151,15 +170,22 @@ def make_group(shas: list[str], by_sha: dict[str, Unit], edges: dict[tuple[str, 
             tiers.add(e.tier)
             evidence.append(Evidence(by_sha[shas[x]].rep.path, by_sha[shas[y]].rep.path, e.tier, e.rule,
                                      dict(e.scores)))
+    burst_ids = {bursts.get(sha) for sha in shas}
+    burst = len(shas) >= 2 and len(burst_ids) == 1 and None not in burst_ids
+    if burst:
+        first = by_sha[shas[0]].rep.path
+        evidence += [Evidence(first, by_sha[sha].rep.path, "similar", "burst", {}) for sha in shas[1:]]
+        tiers.add("similar")
     kind = min(tiers, key=lambda t: RANK[t])
-    keeper = choose_keeper(members, policy)
+    keeper = choose_keeper(members, policy, sharpest=burst)
     return DuplicateGroup(kind, keeper.path, _mark_links(members, keeper), evidence)
 
 
-def _member(row: FileRow, protect_dirs: list[str]) -> DuplicateMember:
+def _member(row: FileRow, protect_dirs: list[str], pair: str | None = None,
+            sharpness: float | None = None) -> DuplicateMember:
     protected = any(is_under(row.path, d) for d in protect_dirs)
     return DuplicateMember(row.path, row.id, row.size, row.width, row.height, row.taken_at, row.format,
-                           row.mtime_ns, row.sha or "", protected=protected)
+                           row.mtime_ns, row.sha or "", protected=protected, pair=pair, sharpness=sharpness)
 
 
 def _mark_links(members: list[DuplicateMember], keeper: DuplicateMember) -> list[DuplicateMember]:

@@ -38,15 +38,19 @@ class KeepPolicy:
         return cls(text)
 
 
-def choose_keeper(members: list[DuplicateMember], policy: KeepPolicy) -> DuplicateMember:
-    """The member to keep: never a symlink when a real file is there; then by ``policy``."""
+def choose_keeper(members: list[DuplicateMember], policy: KeepPolicy, sharpest: bool = False) -> DuplicateMember:
+    """The member to keep: never a symlink when a real file is there; then by ``policy``. With the
+    default policy, a RAW+JPEG pair is kept before a lone picture (the pair holds the RAW), and
+    ``sharpest`` (a burst) keeps the sharpest frame."""
     real = [m for m in members if not os.path.islink(m.path)] or members
+    if sharpest and policy.name == "default" and any(m.sharpness is not None for m in real):
+        return max(real, key=lambda m: (m.sharpness or 0.0, m.pair is not None, m.format != "RAW", -m.id))
 
     def default_key(m: DuplicateMember) -> tuple:
         pixels = (m.width or 0) * (m.height or 0)
         lossless = (m.format or "").upper() in LOSSLESS
         bytes_per_pixel = m.size / pixels if pixels else 0.0
-        return (-pixels, not lossless, -bytes_per_pixel, m.taken_at or "9999", len(m.path), m.path)
+        return (m.pair is None, -pixels, not lossless, -bytes_per_pixel, m.taken_at or "9999", len(m.path), m.path)
 
     def when(m: DuplicateMember) -> str:
         return m.taken_at or _iso(m.mtime_ns)

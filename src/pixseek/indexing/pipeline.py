@@ -117,7 +117,7 @@ class Preparer:
             kwargs["max_pixels"] = self.max_pixels
         content_signals = [s for s in todo if not isinstance(s, VectorSignal)]
         try:
-            photo = Photo(change.path, item.sha, decode_image(data, **kwargs))
+            photo = Photo(change.path, item.sha, decode_image(data, name=change.path, **kwargs))
             if not item.reuse:
                 item.values[VectorSignal.name] = self.vector.extract(photo)
         except Exception as exc:  # a broken file must never stop the run

@@ -103,6 +103,67 @@ class FactsSignal(Signal):
             catalog.set_facts(db, sha, value.width, value.height, value.taken_at, value.format)
 
 
+@dataclass(frozen=True)
+class CameraFacts:
+    camera: str | None
+    lens: str | None
+    subsec: float | None
+    sequence: int | None
+    raw: str | None
+
+
+class CameraSignal(Signal):
+    """Camera, lens, sub-second of the capture time and frame number (EXIF; for RAW files also
+    whether the embedded preview or a development was used): what RAW+JPEG pairs and bursts are
+    found by (``shots.py``)."""
+
+    name, version = "camera", "1"
+
+    def extract(self, photo: Photo) -> CameraFacts:
+        d = photo.decoded
+        return CameraFacts(d.camera, d.lens, d.subsec, d.sequence, d.raw)
+
+    def write(self, catalog: Catalog, db: sqlite3.Connection, sha: str, value: CameraFacts | None) -> None:
+        if value is not None:
+            catalog.set_camera(db, sha, value.camera, value.lens, value.subsec, value.sequence, value.raw)
+
+
+SHARPNESS_SIDE = 256  # sharpness is measured at this shorter side, so that frames compare fairly
+
+
+def sharpness(image: Image.Image) -> float:
+    """Variance of the Laplacian of the grey image, its shorter side scaled to ``SHARPNESS_SIDE``:
+    higher is sharper (a blurred or shaken frame loses the fine detail the Laplacian measures).
+
+    >>> sharpness(Image.new("RGB", (300, 300), "grey"))
+    0.0
+    """
+    grey = image.convert("L")
+    scale = SHARPNESS_SIDE / min(grey.size)
+    if scale < 1:
+        grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
+                           Image.Resampling.BOX)
+    a = np.asarray(grey, dtype=np.float32)
+    if min(a.shape) < 3:
+        return 0.0
+    lap = a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:] - 4 * a[1:-1, 1:-1]
+    return float(lap.var())
+
+
+class SharpnessSignal(Signal):
+    """How sharp the photo is (:func:`sharpness`): the keeper of a burst is its sharpest frame."""
+
+    name, version = "sharpness", "1"
+    min_side = SHARPNESS_SIDE // 2  # drafting keeps >= 2x this: the measure never upscales
+
+    def extract(self, photo: Photo) -> float:
+        return sharpness(photo.image)
+
+    def write(self, catalog: Catalog, db: sqlite3.Connection, sha: str, value: float | None) -> None:
+        if value is not None:
+            catalog.set_sharpness(db, sha, value)
+
+
 class PerceptualSignal(Signal):
     """pHash, dHash and two tiny thumbnails (grey 32x32, colour 8x8), for duplicate finding."""
 
@@ -159,7 +220,7 @@ class VectorSignal(Signal):
 
 # -- the registry ----------------------------------------------------------------------------------
 PERCEPTUAL = PerceptualSignal()
-SIGNALS: list[Signal] = [FactsSignal(), PERCEPTUAL, PixelHashSignal()]
+SIGNALS: list[Signal] = [FactsSignal(), PERCEPTUAL, PixelHashSignal(), CameraSignal(), SharpnessSignal()]
 
 
 def register(signal: Signal) -> None:

@@ -11,11 +11,11 @@ Modules: ``query`` (what is asked, the query vector), ``filters`` (SQL over the 
 ``cutoff`` (``--strong``), ``copies`` (collapsing), ``runner`` (putting them together).
 """
 
-from .copies import CopyGroups, ExactCopies, collapse
+from .copies import CopyGroups, ExactCopies, PhotoGroups, collapse
 from .cutoff import STRONG_Z, Cutoff, strong_cutoff
 from .filters import ORIENTATIONS, Filters
 from .query import ImageQuery, Query, Term, combine
 from .runner import Searcher
 
-__all__ = ["ORIENTATIONS", "STRONG_Z", "CopyGroups", "Cutoff", "ExactCopies", "Filters", "ImageQuery", "Query",
+__all__ = ["ORIENTATIONS", "STRONG_Z", "CopyGroups", "Cutoff", "ExactCopies", "PhotoGroups", "Filters", "ImageQuery", "Query",
            "Searcher", "Term", "collapse", "combine", "strong_cutoff"]

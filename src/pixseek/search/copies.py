@@ -55,6 +55,61 @@ class ExactCopies:
         return out
 
 
+class PhotoGroups:
+    """Exact copies, RAW+JPEG pairs and bursts (``shots.py``) as one partition: a result stands
+    for its copies, its pair's other half and the other frames of its burst."""
+
+    def __init__(self, catalog) -> None:
+        self.catalog = catalog
+        self.exact = ExactCopies(catalog)
+
+    def groups_of(self, ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+        return self._groups(ids)[0]
+
+    def labels(self, ids: Sequence[int]) -> dict[int, str]:
+        """``"RAW+JPEG"``, ``"burst of N"`` (or both) for results that stand for a pair or a burst."""
+        groups, shots = self._groups(ids)
+        out = {}
+        for fid in ids:
+            label = shots.label(groups.get(int(fid), (int(fid),))) if shots else ""
+            if label:
+                out[int(fid)] = label
+        return out
+
+    def _groups(self, ids: Sequence[int]):
+        from ..shots import shots_near
+
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}, None
+        shots = shots_near(self.catalog, ids)
+        links: list[Sequence[int]] = [(a, b) for a, b in shots.pairs.items()] + list(shots.bursts)
+        members = set(ids) | {m for group in links for m in group}
+        links += list(self.exact.groups_of(sorted(members)).values())
+        parent: dict[int, int] = {}
+
+        def find(x: int) -> int:
+            while parent.get(x, x) != x:
+                x = parent[x]
+            return x
+
+        for group in links:
+            root = find(group[0])
+            for m in group[1:]:
+                other = find(m)
+                if other != root:
+                    parent[other] = root
+        by_root: dict[int, list[int]] = {}
+        for m in {g for group in links for g in group}:
+            by_root.setdefault(find(m), []).append(m)
+        out: dict[int, tuple[int, ...]] = {}
+        for fid in ids:
+            group = by_root.get(find(fid), [fid])
+            if len(group) > 1:
+                out[fid] = tuple(sorted(group))
+        return out, shots
+
+
 def collapse(ranked: Sequence[tuple[int, float]], groups: Mapping[int, Sequence[int]],
              keep: Callable[[int], bool] = lambda _id: True) -> list[tuple[int, float, tuple[int, ...]]]:
     """``(id, score)`` best first -> ``(id, score, copy_ids)``, one per group, at its best member's

@@ -203,6 +203,8 @@ class Searcher:
 
     def _hits(self, entries: list[Entry]) -> list[Hit]:
         rows = self.catalog.rows_by_ids({i for fid, _, copies in entries for i in (fid, *copies)})
+        label_of = getattr(self._copies(), "labels", None)  # PhotoGroups: "RAW+JPEG", "burst of 5"
+        labels = label_of([fid for fid, _, _ in entries]) if label_of is not None and entries else {}
         hits = []
         for fid, score, copies in entries:
             row = rows.get(fid)
@@ -210,7 +212,7 @@ class Searcher:
                 continue
             copy_paths = tuple(sorted(rows[c].path for c in copies if c in rows))
             hits.append(Hit(path=row.path, score=float(score), id=row.id, width=row.width, height=row.height,
-                            taken_at=row.taken_at, copies=copy_paths))
+                            taken_at=row.taken_at, copies=copy_paths, label=labels.get(fid, "")))
         return hits
 
 

@@ -28,8 +28,11 @@ def copies_text(n: int) -> str:
 
 
 def caption(hit: Hit) -> str:
-    """``0.31 · IMG_0042.jpg``, and ``· +2 copies`` when copies of it were folded into this result."""
+    """``0.31 · IMG_0042.jpg``, ``· RAW+JPEG`` / ``· burst of 5`` for a pair or a burst shown once,
+    and ``· +2 copies`` when copies of it were folded into this result."""
     text = f"{hit.score:.2f} · {os.path.basename(hit.path)}"
+    if hit.label:
+        text += f" · {hit.label}"
     return f"{text} · {copies_text(len(hit.copies))}" if hit.copies else text
 
 
