@@ -92,11 +92,18 @@ def test_eval_dedup_cli_on_real_photos(tmp_path):
     assert default["precision"] >= 0.99 and default["recall"] >= 0.9
     assert default["transforms"]["crop"][0] > phash["transforms"]["crop"][0]
     assert default["tiers"]["exact"][0] == default["tiers"]["exact"][1]  # every byte and pixel copy
+    # the camera card: RAW+JPEG pairs never split, bursts grouped whole with the sharp frame kept
+    camera = report["camera"]
+    assert camera["pairs"] >= 10 and camera["bursts"] >= 4
+    assert camera["pairs_split_default"] == camera["pairs_split_similar"] == 0
+    assert camera["pairs_alone_default"] == camera["pairs_alone_similar"] == 0
+    assert camera["bursts_grouped"] == camera["bursts_sharpest_kept"] == camera["bursts"]
     assert (tmp_path / "work" / "set").is_dir()  # --keep keeps it
     again = subprocess.run([sys.executable, "-m", "pixseek", *args, "--reuse"], capture_output=True, text=True,
                            timeout=900, env={"PIXSEEK_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1",
                                              "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})
-    assert json.loads(again.stdout)["results"]["default"] == default  # same set, same index, same answer
+    again = json.loads(again.stdout)
+    assert again["results"]["default"] == default and again["camera"] == camera  # same set, same index, same answer
 
 
 def test_bench_wrapper_still_runs():

@@ -244,13 +244,18 @@ def test_an_index_made_by_the_previous_version_opens_and_keeps_working(tmp_path,
     subprocess.run([sys.executable, "-m", "pixseek", "index", str(gallery), "--db", str(db), "--model", tiny_clip],
                    env=env, check=True, capture_output=True, timeout=600)
     with pixseek.open(db) as lib:
-        assert lib.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 3
-        # what the old version stored counts as version 1 of its signal: nothing is decoded again
+        from pixseek.catalog import SCHEMA_VERSION
+
+        assert lib.catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # what the old version stored counts as version 1 of its signal: not computed again; the
+        # signals added since (camera, sharpness) are filled in by the next run, without encoding
         assert [(s.name, s.have, s.total) for s in lib.status().signals if not s.on_demand] == [
-            ("vector", 11, 11), ("facts", 11, 11), ("perceptual", 11, 11)]
+            ("vector", 11, 11), ("facts", 11, 11), ("perceptual", 11, 11), ("camera", 0, 11), ("sharpness", 0, 11)]
         report = lib.index()
-        assert (report.added, report.unchanged, report.notes) == (0, 11, [])
+        assert (report.added, report.unchanged) == (0, 11)
+        assert all(s.have == s.total for s in lib.status().signals if not s.on_demand)
         assert lib._encoder is None
+        assert (lib.index().added, lib.index().notes) == (0, [])
         hits = lib.similar(gallery / "chelsea.jpg", k=3)
         assert len(hits) == 3 and str(gallery / "chelsea.jpg") not in [h.path for h in hits]
         assert lib.search("a cat", k=2)

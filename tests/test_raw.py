@@ -211,3 +211,21 @@ def test_heic_and_avif_index_like_any_photo(tmp_path, tiny_clip):
         assert [r.format for r in rows] == ["HEIF", "AVIF", "JPEG"]
         v = lib.catalog.vectors([r.id for r in rows])
     assert float(v[0] @ v[2]) > 0.98 and float(v[1] @ v[2]) > 0.98
+
+
+def test_camera_card_scores(tmp_path):
+    """The eval's camera card (``pixseek eval dedup``): pairs never split, bursts grouped whole."""
+    from pixseek.evaluation.camera import Card, build_card, card_lines, score_card
+
+    photos = [photo_array(n)[:256, :256] for n in ("astronaut", "chelsea", "coffee", "rocket")]
+    card = build_card(tmp_path / "card", photos, seed=1, frames=3)
+    card.save(tmp_path / "truth.json")
+    assert Card.load(tmp_path / "truth.json") == card
+    assert (len(card.pairs), len(card.bursts)) == (5, 2)  # 2 pairs + a burst of 3 RAW+JPEG pairs
+    with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
+        lib.index([tmp_path / "card"])
+        res = score_card(card, lib.duplicates(), lib.duplicates(similar=True))
+    assert res["pairs_split_default"] == res["pairs_split_similar"] == 0
+    assert res["pairs_alone_default"] == res["pairs_alone_similar"] == 0
+    assert res["bursts_grouped"] == res["bursts_sharpest_kept"] == 2
+    assert "bursts grouped whole by --similar: 2/2" in "\n".join(card_lines(res))

@@ -12,11 +12,15 @@ second apart, each slightly shifted, cropped, exposed or shaken.
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
+import shutil
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from PIL import ExifTags, Image, ImageEnhance, ImageFilter
@@ -136,3 +140,105 @@ def shot_times(start: str, n: int, gap_s: float = 60.0) -> Sequence[str]:
     """Capture times of ``n`` separate shots ``gap_s`` apart (far apart: not a burst)."""
     t0 = datetime.strptime(start, "%Y:%m:%d %H:%M:%S")
     return [(t0 + timedelta(seconds=k * gap_s)).strftime("%Y:%m:%d %H:%M:%S") for k in range(n)]
+
+
+# -- a camera card for ``pixseek eval dedup`` -----------------------------------------------------------
+CARD_TRUTH = "truth.json"  # next to the card's pictures (not an image: never indexed)
+
+
+@dataclass
+class Card:
+    """What a card built by :func:`build_card` holds: RAW+JPEG pairs (raw, jpeg) and bursts (every
+    file of the burst, and the file(s) of its sharp frame)."""
+
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    bursts: list[tuple[list[str], set[str]]] = field(default_factory=list)
+    files: int = 0
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"pairs": self.pairs, "files": self.files,
+                                    "bursts": [(files, sorted(sharp)) for files, sharp in self.bursts]}))
+
+    @classmethod
+    def load(cls, path: Path) -> "Card":
+        d = json.loads(path.read_text())
+        return cls([tuple(p) for p in d["pairs"]], [(files, set(sharp)) for files, sharp in d["bursts"]], d["files"])
+
+
+def build_card(folder: Path, photos: Sequence[np.ndarray], seed: int = 0, frames: int = 5) -> Card:
+    """A camera card from real photos: per photo, in turn, a RAW+JPEG pair in one folder (the DNG with
+    or without its preview), a pair across two folders (same time and camera), a burst of JPEGs, and a
+    burst of RAW+JPEG pairs; frames 0.2 s apart, shifted, cropped, exposed and shaken a little; a
+    lone copy of the first pair's JPEG in a backup folder."""
+    rng = random.Random(seed)
+    card = Card()
+    for sub in ("DCIM", "RAW", "backup"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for k, photo in enumerate(photos):
+        when = f"2024:06:01 10:{k:02d}:00"
+        kind = k % 4
+        if kind in (0, 1):  # a pair; the DNG in the same folder, or in RAW/ with another name
+            raw = folder / ("DCIM" if kind == 0 else "RAW") / f"IMG_{k:04d}.DNG"
+            jpg = folder / "DCIM" / (f"IMG_{k:04d}.JPG" if kind == 0 else f"IMG_{k:04d}_camera.JPG")
+            write_dng(photo, raw, when=when, subsec="00", preview=k % 3 != 2)
+            write_jpeg(photo, jpg, when=when, subsec="00")
+            card.pairs.append((str(raw), str(jpg)))
+        else:  # a burst: JPEGs only, or RAW+JPEG pairs
+            sharp = rng.randrange(frames)
+            shots = burst_frames(Image.fromarray(photo), frames, rng, sharp=sharp)
+            paths, sharp_paths = [], set()
+            for n, (frame, (t, sub)) in enumerate(zip(shots, burst_times(when, frames))):
+                jpg = folder / "DCIM" / f"BURST{k:02d}_{n}.JPG"
+                write_jpeg(frame, jpg, when=t, subsec=sub)
+                files = [str(jpg)]
+                if kind == 3:
+                    raw = jpg.with_suffix(".DNG")
+                    write_dng(np.asarray(frame), raw, when=t, subsec=sub, preview=True)
+                    card.pairs.append((str(raw), str(jpg)))
+                    files.append(str(raw))
+                paths += files
+                if n == sharp:
+                    sharp_paths |= set(files)
+            card.bursts.append((paths, sharp_paths))
+    if card.pairs:
+        shutil.copy2(card.pairs[0][1], folder / "backup" / "copy.JPG")
+    card.files = sum(1 for _ in folder.rglob("*") if _.is_file())
+    return card
+
+
+def score_card(card: Card, default: Sequence, similar: Sequence) -> dict:
+    """Pairs split (halves in different groups, or one acted on and the other kept), pairs reported
+    as duplicates of themselves, bursts grouped whole (one ``--similar`` group, nothing else in it)
+    and bursts whose suggested keeper is the sharp frame."""
+    out: dict = {"pairs": len(card.pairs), "bursts": len(card.bursts), "files": card.files}
+    for name, groups in (("default", default), ("similar", similar)):
+        where = {m.path: g for g in groups for m in g.members}
+        split = alone = 0
+        for raw, jpg in card.pairs:
+            ga, gb = where.get(raw), where.get(jpg)
+            if ga is not gb:
+                split += 1
+            elif ga is not None and ((raw in ga.duplicates) != (jpg in ga.duplicates)):
+                split += 1
+            elif ga is not None and {m.path for m in ga.members} == {raw, jpg}:
+                alone += 1
+        out[f"pairs_split_{name}"] = split
+        out[f"pairs_alone_{name}"] = alone
+    where = {m.path: g for g in similar for m in g.members}
+    grouped = sharpest = 0
+    for paths, sharp in card.bursts:
+        gs = {id(where.get(p)) for p in paths}
+        g = where.get(paths[0])
+        if len(gs) == 1 and g is not None and {m.path for m in g.members} == set(paths):
+            grouped += 1
+            sharpest += g.keep in sharp
+    out["bursts_grouped"], out["bursts_sharpest_kept"] = grouped, sharpest
+    return out
+
+
+def card_lines(res: dict) -> list[str]:
+    return [f"== camera card: {res['files']} files, {res['pairs']} RAW+JPEG pairs, {res['bursts']} bursts",
+            f"  pairs split: {res['pairs_split_default']} (default), {res['pairs_split_similar']} (--similar); "
+            f"pairs reported as duplicates of themselves: {res['pairs_alone_default']}, {res['pairs_alone_similar']}",
+            f"  bursts grouped whole by --similar: {res['bursts_grouped']}/{res['bursts']}; "
+            f"sharpest frame suggested as keeper: {res['bursts_sharpest_kept']}/{res['bursts']}"]

@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from . import labelled as L
 from ..types import ProgressFn
 
@@ -113,6 +116,7 @@ class DedupEvalReport:
     groups: int
     results: dict[str, dict] = field(default_factory=dict)
     false_positives: list[str] = field(default_factory=list)
+    camera: dict = field(default_factory=dict)  # the camera card: pairs never split, bursts grouped
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,6 +130,12 @@ class DedupEvalReport:
         out += [f"    false: {line}" for line in self.false_positives]
         out += [""] + table_lines("pHash alone (Hamming <= 10), same grouping", self.results["phash"])
         out += [""] + table_lines("--similar (exact + copy + similar count as positives)", self.results["similar"])
+        if self.camera.get("skipped"):
+            out += ["", f"== camera card: skipped ({self.camera['skipped']})"]
+        elif self.camera:
+            from .camera import card_lines
+
+            out += [""] + card_lines(self.camera)
         return out
 
 
@@ -150,6 +160,7 @@ def evaluate_dedup(work: str | os.PathLike, *, model: str = MODEL, pretrained: s
         origin = f"seed {seed}{'' if wallpapers else ', no wallpapers'}, built in {time.perf_counter() - started:.0f} s"
     truth = Counter(L.truth(a, b) for a, b in itertools.combinations(items, 2))
     index = {it.path: k for k, it in enumerate(items)}
+    camera = _camera_card(work, model, pretrained, device, seed, reuse, step)
     with pixseek.open(work / "db", model=model, pretrained=pretrained, device=device) as lib:
         started = time.perf_counter()
         lib.index([work / "set"], reindex=True, progress=index_progress)
@@ -167,4 +178,37 @@ def evaluate_dedup(work: str | os.PathLike, *, model: str = MODEL, pretrained: s
             results={"default": score(items, pred, DUPLICATES),
                      "phash": score(items, predicted_pairs(base, index), DUPLICATES),
                      "similar": score(items, predicted_pairs(sim, index), LOOKALIKES)},
-            false_positives=false_positives(items, pred, DUPLICATES))
+            false_positives=false_positives(items, pred, DUPLICATES), camera=camera)
+
+
+def _camera_card(work: Path, model: str, pretrained: str | None, device: str, seed: int, reuse: bool,
+                 step: Callable[[str], None]) -> dict:
+    """RAW+JPEG pairs and bursts made from the scikit-image photos (``camera.build_card``), in an
+    index of their own, deduplicated with and without ``--similar``, and scored."""
+    import shutil
+
+    import pixseek
+    from .camera import CARD_TRUTH, Card, build_card, score_card
+
+    try:
+        import pidng  # noqa: F401
+        import rawpy  # noqa: F401
+    except ImportError as exc:
+        return {"skipped": f"{exc.name} is not installed (pip install {exc.name})"}
+    folder = work / "card"
+    if reuse and (folder / CARD_TRUTH).is_file():
+        card = Card.load(folder / CARD_TRUTH)
+    else:
+        if folder.exists():
+            shutil.rmtree(folder)
+        step(f"building the camera card in {folder}")
+        photos = []
+        for _, _, arr in L._skimage()[:8]:
+            img = L._rgb(Image.fromarray(arr))
+            img.thumbnail((640, 640), Image.Resampling.LANCZOS)
+            photos.append(np.asarray(img))
+        card = build_card(folder, photos, seed=seed)
+        card.save(folder / CARD_TRUTH)
+    with pixseek.open(work / "card-db", model=model, pretrained=pretrained, device=device) as lib:
+        lib.index([folder], reindex=not reuse)
+        return score_card(card, lib.duplicates(), lib.duplicates(similar=True))
