@@ -465,7 +465,7 @@ def query_parser() -> argparse.ArgumentParser:
     q.add_argument("--strong-z", type=float, metavar="Z",
                    help=f"--strong with another bar: how many spreads above the typical score (default {STRONG_Z})")
     q.add_argument("--all-copies", action="store_true",
-                   help="list every copy of a picture as its own result (default: one, with +N copies)")
+                   help="list every copy of a picture as its own result (default: one, with +N copies; a RAW+JPEG pair or a burst is one result too)")
     return q
 
 
