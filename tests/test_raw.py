@@ -78,6 +78,9 @@ def test_preview_vector_matches_development(raws, tiny_clip, tmp_path):
         assert set(rows) == {"preview.dng", "bare.dng", "rot-preview.dng", "rot-bare.dng"}
         v = lib.catalog.vectors([rows["preview.dng"].id, rows["bare.dng"].id,
                                  rows["rot-preview.dng"].id, rows["rot-bare.dng"].id])
+        with Image.open(lib.thumbnail(raws / "rot-bare.dng", size=120)) as thumb:  # shown like any photo
+            assert thumb.format == "JPEG" and thumb.size == (80, 120)
+        assert {r.format for r in rows.values()} == {"RAW"}
     assert float(v[0] @ v[1]) > 0.95
     assert float(v[2] @ v[3]) > 0.95
     assert float(v[0] @ v[2]) < float(v[0] @ v[1])

@@ -300,12 +300,12 @@ def print_groups(args: argparse.Namespace, groups: Sequence[DuplicateGroup]) -> 
     for n, g in enumerate(groups, 1):
         print(f"[{n}] {g.kind}, {len(g.members)} files")
         for m in g.members:
-            role = "keep" if m.path == g.keep else ("protected" if m.protected else (m.link or "dup"))
+            role = "keep" if m.path in g.kept else ("protected" if m.protected else (m.link or "dup"))
             res = f"{m.width}x{m.height}" if m.width else "?"
             why = "" if m.path == g.keep else "  " + _why(g, m.path)
             print(f"  {role:9s} {res:>11s} {human_size(m.size):>9s}  {(m.taken_at or '-')[:10]:10s}  {m.path}{why}")
     dups = sum(len(g.duplicates) for g in groups)
-    size = sum(m.size for g in groups for m in g.members if m.path != g.keep)
+    size = sum(m.size for g in groups for m in g.members if m.path not in g.kept)
     print(f"{len(groups)} groups, {dups} duplicates, {human_size(size)} in duplicates")
 
 

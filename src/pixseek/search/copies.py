@@ -1,7 +1,8 @@
 """Collapsing copies: one result per group of copies, the others listed with it ("+2 copies").
 
-Where the groups come from is pluggable (:class:`CopyGroups`). Today :class:`ExactCopies` groups
-files with the same content hash (byte-identical copies, which also share one vector). The
+Where the groups come from is pluggable (:class:`CopyGroups`). :class:`ExactCopies` groups files
+with the same content hash (byte-identical copies, which also share one vector); :class:`PhotoGroups`
+(the library's default) adds RAW+JPEG pairs and bursts (``shots.py``) and labels them. The
 duplicate finder (``dedup``) can feed its own groups (re-saved, resized, edited copies) by setting
 ``Library.copy_groups`` to any object with a ``groups_of`` method.
 

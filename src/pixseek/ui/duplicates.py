@@ -45,6 +45,8 @@ def member_caption(m: DuplicateMember, keep: str) -> str:
         parts.append("protected")
     if m.link:
         parts.append(f"{m.link} of the keeper")
+    if m.pair:
+        parts.append(f"RAW+JPEG with {os.path.basename(m.pair)}")
     return " · ".join(parts)
 
 
@@ -84,7 +86,7 @@ def summary(groups: list[DuplicateGroup], similar: bool) -> str:
     for g in groups:
         kinds[g.kind] = kinds.get(g.kind, 0) + 1
     dups = sum(len(g.duplicates) for g in groups)
-    spare = sum(m.size for g in groups for m in g.members if m.path != g.keep)
+    spare = sum(m.size for g in groups for m in g.members if m.path not in g.kept)
     by_kind = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     return (f"{len(groups)} group{'s' if len(groups) != 1 else ''} ({by_kind}), {dups} duplicate"
             f"{'s' if dups != 1 else ''} ({render.human_bytes(spare)}). The suggested keepers are chosen; "
