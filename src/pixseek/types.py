@@ -196,7 +196,7 @@ class Evidence:
 
     a: str
     b: str
-    tier: str  # "exact" | "copy" | "similar"
+    tier: str  # "exact" | "copy" | "similar"; "pair": the two halves of a RAW+JPEG pair (one photo)
     rule: str  # "same-bytes", "same-pixels", "hash", "crop", "embedding"
     scores: dict[str, float] = field(default_factory=dict)
 
