@@ -2,7 +2,7 @@
 scoring every photo, through ``Library.suggest_tag`` on a real catalogue of random unit vectors.
 
 Two figures: *cold* (a fresh ``Library``, as one CLI call: reading every vector from SQLite, then
-training and scoring) and *warm* (the library keeps the vectors between calls, as the UI's
+training and scoring; scikit-learn imported beforehand) and *warm* (the library keeps the vectors between calls, as the UI's
 "suggest more" does). The baseline, measured in the same run, is one exact nearest-neighbour query
 over the same in-memory vectors (numpy ``X @ q`` and a top-20): what a centroid search costs.
 
@@ -56,6 +56,8 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=512, help="512: ViT-B-32; 1280: EfficientNet-Lite0")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    import sklearn.linear_model  # noqa: F401 - imported once per process; not what a suggestion costs
+
     with tempfile.TemporaryDirectory(prefix="pixseek-tagcost-") as tmp:
         db = Path(tmp) / "db"
         t = time.perf_counter()

@@ -238,11 +238,14 @@ class TagBook:
         with self._lock:
             if self._cache is not None and self._cache[0] == fingerprint:
                 return self._cache[1]
-        ids, vecs = self.catalog.all_vectors()
-        if not len(ids):
+        # One pass over the vectors with their hashes; the blobs joined once (no per-row numpy call).
+        rows = db.execute("SELECT v.file_id, f.sha, v.vec FROM vectors v JOIN files f ON f.id = v.file_id "
+                          "ORDER BY v.file_id").fetchall()
+        if not rows:
             raise PixseekError("the index has no images yet: run `pixseek index FOLDER` first")
-        sha_of = dict(db.execute("SELECT id, sha FROM files WHERE status = 'ok'").fetchall())
-        vectors = _Vectors(self.catalog, ids, vecs, [sha_of.get(int(i)) or f"id:{int(i)}" for i in ids])
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        vecs = np.frombuffer(b"".join(r[2] for r in rows), np.float32).reshape(len(rows), -1)
+        vectors = _Vectors(self.catalog, ids, vecs, [r[1] or f"id:{r[0]}" for r in rows])
         with self._lock:
             self._cache = (fingerprint, vectors)
         return vectors
