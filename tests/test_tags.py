@@ -248,4 +248,4 @@ def test_five_drawn_birds_find_the_other_birds(tmp_path):
         from sklearn.metrics import roc_auc_score
 
         auc = roc_auc_score([s.path in birds for s in every], [s.probability for s in every])
-        assert auc >= 0.8, auc  # a drawn bird ranks above a drawn letter, fruit or house 4 times in 5
+        assert auc >= 0.9, auc  # 0.98 measured: a drawn bird ranks above a drawn letter, fruit or house
