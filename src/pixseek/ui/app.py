@@ -21,6 +21,7 @@ from . import render
 from .context import UiContext
 from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
 from .search_tab import search_tab
+from .tags_tab import tags_tab
 
 CSS = """
 #results .thumbnail-item { border-radius: 6px; }
@@ -120,6 +121,7 @@ TABS: list[tuple[str, str, TabBuilder]] = [
     ("Search", "search", search_tab),
     ("Library", "library", library_tab),
     ("Duplicates", "duplicates", duplicates_tab),
+    ("Tags", "tags", tags_tab),
 ]
 
 
