@@ -63,8 +63,10 @@ def library_tab(ctx: UiContext) -> None:
     lib, job = ctx.lib, ctx.job
     summary = gr.Markdown(elem_id="library-summary")
     with gr.Row(equal_height=True):
-        folder = gr.Textbox(label="Add a folder (a path on this computer)", placeholder="/home/me/Pictures",
-                            scale=4, elem_id="folder")
+        # typing completes folder names (render.folder_completions), like a shell's Tab
+        folder = gr.Dropdown([], value="", label="Add a folder (a path on this computer)", allow_custom_value=True,
+                             filterable=True, scale=4, elem_id="folder",
+                             info="type a path; the folders under it are offered as you type")
         add_btn = gr.Button("Add and index", variant="primary", scale=1, elem_id="add-folder")
         rescan_btn = gr.Button("Re-scan all folders", scale=1, elem_id="rescan")
     progress = gr.HTML(elem_id="index-progress")
@@ -86,7 +88,7 @@ def library_tab(ctx: UiContext) -> None:
         try:
             p = job.start([path.strip()] if path else None)
         except PixseekError as exc:
-            return render.problem(str(exc)), gr.skip()
+            return render.problem(exc), gr.skip()
         return render.progress_html(p), gr.Timer(active=True)
 
     def poll() -> tuple:
@@ -95,7 +97,16 @@ def library_tab(ctx: UiContext) -> None:
             return render.progress_html(p), gr.skip(), gr.skip(), gr.skip()
         return (render.progress_html(p), *views(), gr.Timer(active=False))
 
+    def completions(evt: gr.KeyUpData) -> gr.Dropdown:
+        return gr.Dropdown(choices=render.folder_completions(evt.input_value))
+
+    def complete_folder(typed: str) -> list[str]:
+        """The folders a typed path could go on to (what the box offers)."""
+        return render.folder_completions(typed)
+
     library_views = [summary, skipped, progress, timer]
+    folder.key_up(completions, None, folder, api_visibility="private", show_progress="hidden", queue=False)
+    gr.api(complete_folder, api_name="complete_folder")
     gr.on([add_btn.click, folder.submit], start, folder, [progress, timer], api_name="index_folder")
     rescan_btn.click(lambda: start(None), None, [progress, timer], api_name="rescan")
     timer.tick(poll, None, [progress, summary, skipped, timer], api_name="index_progress",
