@@ -1,23 +1,35 @@
-"""FAISS vector store: one ``vectors.faiss`` file, exact while small, IVF-SQ8 once large.
+"""FAISS vector store: one ``vectors.faiss`` file, exact while small; once large, compressed codes
+in memory whose candidates are re-ranked with the exact vectors, read from disk.
 
 - Up to ``ann_threshold`` vectors (default 100 000): ``IndexIDMap2(IndexFlatIP)``, exact.
-- When an ``add`` takes the count past the threshold, the store trains an IVF index with 8-bit
-  scalar quantisation (``IndexIVFScalarQuantizer``, residual encoding, 512 bytes per vector at
+- When an ``add`` takes the count past the threshold, the store trains an IVF index with 4-bit
+  scalar quantisation of the residuals (``IndexIVFScalarQuantizer``, 256 bytes per vector at
   d=512) on the vectors it holds, moves them over, and calibrates ``nprobe`` on a sample of them.
-  The file itself records the choice (its index type, ``nlist`` and ``nprobe``), so nothing else is
-  persisted. It never goes back to flat.
+  The exact float32 vectors go to two append-only *row files* beside it,
+  ``vectors.faiss.g<N>.vecs`` and ``.ids`` (``_RowFile``); the IVF index stores row numbers. A
+  search takes the best ``max(128, 8 k)`` candidates by their codes, reads their rows with
+  ``pread`` (page cache, not process memory) and returns the top ``k`` by exact score, so scores
+  are exact and ``get`` returns the vectors as added. Range search does the same with candidates
+  within ``RANGE_MARGIN`` of the radius. It never goes back to flat.
 
-At 1M x 512 on 2 cores (``bench/search_latency.py``) the IVF index is a 524 MB file (545 MB
-resident once opened) and answers one query in ~1.2 ms (p50; exact flat search: ~95 ms) with
-recall@10 ~0.96 against exact search. That ceiling comes from the 8-bit codes, not from probing
-too few lists: on that data nprobe 8 or 64 give the same recall. Range search and filtered
-search on this path are approximate in the same way (they probe ``nprobe`` lists, more when a
-filter leaves fewer than ``k`` results). Migration (k-means over ~131k vectors into 2048 lists)
-takes ~30-60 s once, inside the ``add`` that crosses the threshold.
+Crash safety: rows are appended (an upsert writes a new row, a removal leaves a dead one) and
+fsynced before the index file is replaced atomically; the index file starts with a one-line header
+naming the row files' generation, so rows written after the last save are simply unreferenced. A
+save that finds more dead rows than live ones (and over ``COMPACT_MIN_DEAD``) first copies the live
+rows into generation N+1 and re-fills the index from them (same training, no k-means); the old
+generation is deleted only after the new index file is in place. An IVF-SQ8 file from before (no
+row files; ``kind == "ivf_sq8"``) opens and searches as it did, and ``upgrade`` (called by the
+``StoreKeeper`` on open, with the catalogue's vectors) turns it into the refined kind once.
 
-The id bookkeeping (sorted ids, plus the inverted list of each id on the IVF path) lives in
-numpy arrays, so ``ids()``, ``len()`` and the upsert membership test cost no index scan, and the
-IVF index needs no FAISS direct map (a hash table of ~40 bytes per vector) for ``get``.
+At 1M x 512 on 2 cores (``bench/search_latency.py``; the figures are in docs/performance.md) the
+refined index holds ~270 MB in memory and 2 GB of row files on disk; the IVF-SQ8 index it replaces
+reached recall@10 ~0.96 (a ceiling set by its 8-bit codes) with 524 MB in memory. Migration
+(k-means over up to 262k vectors into up to 4096 lists) runs once, inside the ``add`` that crosses
+the threshold.
+
+The id bookkeeping (sorted ids, plus each id's row on the refined path or its inverted list on the
+IVF-SQ8 one) lives in numpy arrays, so ``ids()``, ``len()`` and the upsert membership test cost no
+index scan, and no FAISS direct map (a hash table of ~40 bytes per vector) is needed for ``get``.
 """
 
 from __future__ import annotations
@@ -106,11 +118,12 @@ class FaissStore(VectorStore):
 
     @property
     def kind(self) -> str:
-        """``"flat"`` (exact) or ``"ivf_sq8"``."""
+        """``"flat"`` (exact), ``"ivf_refined"`` (IVF-SQ4 re-ranked with exact vectors), or
+        ``"ivf_sq8"`` (an index from before re-ranking, until ``upgrade``)."""
         return self._live().kind
 
     def describe(self) -> str:
-        """One line naming the index and its parameters, e.g. ``IVF2048,SQ8 nprobe=16``."""
+        """One line naming the index and its parameters, e.g. ``IVF2048,SQ4 nprobe=16 + exact re-rank``."""
         return self._live().describe()
 
     # -- VectorStore ---------------------------------------------------------------------------
