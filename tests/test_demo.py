@@ -116,7 +116,8 @@ def test_run_sh_on_a_folder_offline_says_so_once_and_falls_back(tmp_path, photo_
     shutil.copy(ROOT / "demo.py", checkout / "demo.py")
     (checkout / "scripts" / "bootstrap.sh").write_text("#!/bin/sh\n")
     (checkout / "scripts" / "bootstrap.sh").chmod(0o755)
-    (checkout / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (checkout / ".venv" / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (checkout / ".venv" / "bin" / "python").chmod(0o755)
     folder = tmp_path / "My Photos"
     shutil.copytree(photo_dir, folder)
     n = len(list(folder.glob("*.jpg")))

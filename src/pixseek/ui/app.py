@@ -107,7 +107,8 @@ def library_tab(ctx: UiContext) -> None:
     library_views = [summary, skipped, progress, timer]
     folder.key_up(completions, None, folder, api_visibility="private", show_progress="hidden", queue=False)
     gr.api(complete_folder, api_name="complete_folder")
-    gr.on([add_btn.click, folder.submit], start, folder, [progress, timer], api_name="index_folder")
+    # (an empty box gives None, which must not mean "re-scan everything")
+    add_btn.click(lambda path: start(path or ""), folder, [progress, timer], api_name="index_folder")
     rescan_btn.click(lambda: start(None), None, [progress, timer], api_name="rescan")
     timer.tick(poll, None, [progress, summary, skipped, timer], api_name="index_progress",
                show_progress="hidden", concurrency_limit=None)
