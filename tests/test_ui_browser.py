@@ -160,13 +160,16 @@ def test_add_a_folder_completes_the_typed_path_and_the_folder_filter_lists_it(ph
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.get_by_role("tab", name="Library").click()
-        box = page.locator("#folder input").first
+        box = page.locator("#folder textarea, #folder input").first
         box.click()
         box.press_sequentially(str(tmp_path / "to-add" / "Hol"), delay=20)
+        page.locator("#folder-suggestions input").first.click()
         option = page.get_by_role("option", name=str(tmp_path / "to-add" / "Holidays 2024"))
         option.wait_for(timeout=30_000)
         assert page.get_by_role("option").count() == 1  # the folder, not the file beside it
         option.click()
+        page.wait_for_function("(p) => document.querySelector('#folder textarea, #folder input').value === p",
+                               arg=str(tmp_path / "to-add" / "Holidays 2024"), timeout=30_000)
         page.locator("#add-folder").click()
         page.wait_for_function("() => document.querySelector('#index-progress')?.innerText.includes('1 added')",
                                timeout=60_000)

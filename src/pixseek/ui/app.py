@@ -63,10 +63,11 @@ def library_tab(ctx: UiContext) -> None:
     lib, job = ctx.lib, ctx.job
     summary = gr.Markdown(elem_id="library-summary")
     with gr.Row(equal_height=True):
-        # typing completes folder names (render.folder_completions), like a shell's Tab
-        folder = gr.Dropdown([], value="", label="Add a folder (a path on this computer)", allow_custom_value=True,
-                             filterable=True, scale=4, elem_id="folder",
-                             info="type a path; the folders under it are offered as you type")
+        folder = gr.Textbox(label="Add a folder (a path on this computer)", placeholder="/home/me/Pictures",
+                            scale=4, elem_id="folder")
+        # typing offers the folders the path could go on to (render.folder_completions), like a shell's Tab
+        suggestions = gr.Dropdown([], value=None, label="Folders there", scale=2, elem_id="folder-suggestions",
+                                  info="pick one to complete the path")
         add_btn = gr.Button("Add and index", variant="primary", scale=1, elem_id="add-folder")
         rescan_btn = gr.Button("Re-scan all folders", scale=1, elem_id="rescan")
     progress = gr.HTML(elem_id="index-progress")
@@ -97,18 +98,26 @@ def library_tab(ctx: UiContext) -> None:
             return render.progress_html(p), gr.skip(), gr.skip(), gr.skip()
         return (render.progress_html(p), *views(), gr.Timer(active=False))
 
-    def completions(evt: gr.KeyUpData) -> gr.Dropdown:
-        return gr.Dropdown(choices=render.folder_completions(evt.input_value))
+    def completions(typed: str) -> gr.Dropdown:
+        return gr.Dropdown(choices=render.folder_completions(typed), value=None)
+
+    def picked(path: str | None) -> tuple:
+        if not path:
+            return gr.skip(), gr.skip()
+        return path, gr.Dropdown(choices=render.folder_completions(path.rstrip("/") + "/"), value=None)
 
     def complete_folder(typed: str) -> list[str]:
         """The folders a typed path could go on to (what the box offers)."""
         return render.folder_completions(typed)
 
     library_views = [summary, skipped, progress, timer]
-    folder.key_up(completions, None, folder, api_visibility="private", show_progress="hidden", queue=False)
+    folder.input(completions, folder, suggestions, api_visibility="private", show_progress="hidden",
+                 trigger_mode="always_last")
+    suggestions.select(picked, suggestions, [folder, suggestions], api_visibility="private", show_progress="hidden")
     gr.api(complete_folder, api_name="complete_folder")
     # (an empty box gives None, which must not mean "re-scan everything")
-    add_btn.click(lambda path: start(path or ""), folder, [progress, timer], api_name="index_folder")
+    gr.on([add_btn.click, folder.submit], lambda path: start(path or ""), folder, [progress, timer],
+          api_name="index_folder")
     rescan_btn.click(lambda: start(None), None, [progress, timer], api_name="rescan")
     timer.tick(poll, None, [progress, summary, skipped, timer], api_name="index_progress",
                show_progress="hidden", concurrency_limit=None)
