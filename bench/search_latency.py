@@ -220,7 +220,7 @@ def main() -> None:
     )
     print(f"CPU: {cpu_features()}; load average {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
-    fmt = f"{faiss_store.REFINED_CODES}-r{faiss_store.REFINE_MIN}x{faiss_store.REFINE_FACTOR}"
+    fmt = faiss_store.REFINED_CODES  # the files do not depend on how many candidates are re-ranked
     for n in sizes:
         folder = args.cache / f"n{n}-d{args.dim}-c{args.centres}-{fmt}"
         rows.append(bench_size(data[:n], queries, args.flat_queries, folder, args.rebuild))
