@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Index folders and open the web UI:  ./run.sh ~/Pictures [more folders...]
-# No folder: the demo (a sample gallery of real photos; works offline):  ./run.sh
+# No folder: the demo (a sample gallery of real photos):  ./run.sh          Both work offline.
 # Creates .venv and installs what it needs on the first run (scripts/bootstrap.sh).
 set -euo pipefail
 folders=()
@@ -10,8 +10,6 @@ done
 cd "$(dirname "$0")"
 scripts/bootstrap.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
-if [ ${#folders[@]} -eq 0 ]; then
-  exec .venv/bin/python demo.py
-fi
-.venv/bin/pixseek index "${folders[@]}"
-exec .venv/bin/pixseek serve
+# With folders: the same steps as the demo on them, into the default library (the one `pixseek serve`
+# opens). Offline, one line says so and EfficientNet-Lite0 (search by example) stands in for CLIP.
+exec .venv/bin/python demo.py ${folders[@]+"${folders[@]}"}

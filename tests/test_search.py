@@ -291,8 +291,9 @@ def test_strong_rarely_keeps_noise(planted, monkeypatch):
 # -- errors ------------------------------------------------------------------------------------------------
 def test_clear_errors(fake_lib, tmp_path):
     lib, g = fake_lib
-    with pytest.raises(UnsupportedQueryError, match="images only.*--image"):
+    with pytest.raises(UnsupportedQueryError, match="images only") as caught:
         lib.search("a cat")
+    assert caught.value.remedy == "search_by_example"
     with pytest.raises(UnsupportedQueryError, match="images only"):
         lib.search(images=[g / "camera.jpg"], negatives=["night"])
     with pytest.raises(QueryError, match="cannot read the query image"):

@@ -1,6 +1,6 @@
 """The ``VectorStore`` contract, one set of cases run against every back end.
 
-Back ends: FAISS flat; FAISS IVF-SQ8 (forced by a small ``ann_threshold``); Milvus Lite; and a real
+Back ends: FAISS flat; FAISS IVF-SQ4 with exact re-ranking (forced by a small ``ann_threshold``); Milvus Lite; and a real
 Milvus server. The server is ``PIXSEEK_TEST_MILVUS`` (``milvus://HOST:PORT``) when set, else the
 embedded one of the ``milvus`` package (a standalone Milvus in a subprocess, no network needed).
 That server listens on every interface, so the suite starts it only where the network namespace has
@@ -60,7 +60,7 @@ class Backend:
     name: str
     opener: Callable[..., VectorStore]
     kind: str | None = None  # FaissStore.kind once filled
-    atol: float = 1e-5  # vectors and scores: exact back ends; IVF-SQ8 stores 8-bit codes
+    atol: float = 1e-5  # vectors and scores (all back ends keep exact vectors)
     exact: bool = True  # top-k and range results equal brute force
 
     def open(self, dim: int = DIM, id_range: tuple[int, int] | None = None) -> VectorStore:
@@ -122,7 +122,7 @@ def backend(request, tmp_path) -> Iterator[Backend]:
         return
     if kind == "faiss-ivf":
         yield Backend(kind, lambda dim, scope: FaissStore(tmp_path, dim, ann_threshold=IVF_THRESHOLD,
-                                                          id_range=scope), kind="ivf_sq8", atol=0.05, exact=False)
+                                                          id_range=scope), kind="ivf_refined")
         return
     pytest.importorskip("pymilvus")
     if kind == "milvus-lite":

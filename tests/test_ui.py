@@ -17,7 +17,7 @@ from ui_support import running_app
 gradio_client = pytest.importorskip("gradio_client")
 
 ENDPOINTS = {"/search", "/search_by_photo", "/forget_photo", "/load_more", "/detail", "/more_like_this",
-             "/folders", "/library", "/index_folder", "/rescan", "/index_progress",
+             "/folders", "/library", "/index_folder", "/complete_folder", "/rescan", "/index_progress",
              "/find_duplicates", "/choose", "/review_action", "/apply_duplicates", "/undo_last", "/not_duplicates",
              "/tag_result", "/suggest_tag", "/accept_suggestion", "/reject_suggestion", "/tags"}
 
@@ -142,6 +142,9 @@ def test_add_a_folder_and_watch_it_index(client, served, tmp_path):
     assert [str(new / "broken.jpg")] == [row[0] for row in skipped["data"] if row[0].startswith(str(new))]
     items, _ = client.predict("x", 96, api_name="/search")
     assert {f"n{i}.png" for i in range(5)} <= set(names(items))
+    folders = client.predict("", api_name="/folders")  # the folder filter offers the new folder at once
+    assert str(new) in str(folders), folders
+    assert client.predict(str(new)[:-4], api_name="/complete_folder") == [str(new)]  # typing completes
     progress, _ = client.predict(str(tmp_path / "no-such-folder"), api_name="/index_folder")
     assert "⚠️" in progress and "not found" in progress
     progress, _ = client.predict(api_name="/rescan")
@@ -200,3 +203,18 @@ def test_tag_results_then_accept_and_reject_suggestions_and_filter_by_tag(client
     assert "unknown tag &#x27;nosuch&#x27;" in status
     _, status, _ = client.predict("nosuch", False, api_name="/suggest_tag")
     assert "unknown tag &#x27;nosuch&#x27;" in status
+
+
+def test_folder_completion_offers_folders_only(tmp_path, monkeypatch):
+    from pixseek.ui.render import folder_completions
+
+    for name in ("Pictures", "Pics 2019", ".hidden", "Music"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "Pics.txt").write_text("a file")
+    assert folder_completions(f"{tmp_path}/Pic") == [f"{tmp_path}/Pics 2019", f"{tmp_path}/Pictures"]
+    assert folder_completions(f"{tmp_path}/") == [f"{tmp_path}/{n}" for n in ("Music", "Pics 2019", "Pictures")]
+    assert folder_completions(f"{tmp_path}/.h") == [f"{tmp_path}/.hidden"]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert folder_completions("~/Mu") == ["~/Music"]  # as typed
+    assert folder_completions("Pictures") == [] and folder_completions("") == []  # relative: no guess
+    assert folder_completions(f"{tmp_path}/nowhere/x") == []

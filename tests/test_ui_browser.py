@@ -147,3 +147,35 @@ def test_filters_strong_matches_copies_and_load_more_in_the_page(photo_dir, tiny
     assert failed == [], failed
     print(f"\nclick-to-results (chromium, tiny CLIP, 62 files): load more {more_time:.3f} s; "
           f"orientation filter {filter_time:.3f} s; strong toggle {strong_time:.3f} s")
+
+
+def test_add_a_folder_completes_the_typed_path_and_the_folder_filter_lists_it(photo_dir, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "to-add" / "Holidays 2024").mkdir(parents=True)
+    shutil.copy(photo_dir / "coffee.jpg", tmp_path / "to-add" / "Holidays 2024" / "coffee.jpg")
+    (tmp_path / "to-add" / "Holidays.txt").write_text("a file, never offered")
+    with running_app(photo_dir, tmp_path, "fake:pixels") as (url, lib, gallery), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.get_by_role("tab", name="Library").click()
+        box = page.locator("#folder textarea, #folder input").first
+        box.click()
+        box.press_sequentially(str(tmp_path / "to-add" / "Hol"), delay=20)
+        page.locator("#folder-suggestions input").first.click()
+        option = page.get_by_role("option", name=str(tmp_path / "to-add" / "Holidays 2024"))
+        option.wait_for(timeout=30_000)
+        assert page.get_by_role("option").count() == 1  # the folder, not the file beside it
+        option.click()
+        page.wait_for_function("(p) => document.querySelector('#folder textarea, #folder input').value === p",
+                               arg=str(tmp_path / "to-add" / "Holidays 2024"), timeout=30_000)
+        page.locator("#add-folder").click()
+        page.wait_for_function("() => document.querySelector('#index-progress')?.innerText.includes('1 added')",
+                               timeout=60_000)
+        # The Search tab's folder filter lists it without a page reload.
+        page.get_by_role("tab", name="Search").click()
+        page.locator("#refine").first.click()
+        page.locator("#under input").first.click()
+        page.get_by_role("option", name=str(tmp_path / "to-add" / "Holidays 2024")).wait_for(timeout=30_000)
+        browser.close()

@@ -114,6 +114,7 @@ def test_no_match_and_bad_filter_values_say_why_in_one_line(client, served):
                      (dict(since="2022", until="2021"), "nothing can match")]:
         _, status = client.predict("a photo", 6, api_name="/search", **bad)
         assert status.startswith("⚠️") and why in status and "\n" not in status, (bad, status)
+        assert "--" not in status and ("Taken since" in status or "At least" in status), status  # the UI's words
     # The photo endpoint takes raw values (no Gradio checks): the library still answers in one line,
     # and the photo is kept in the query for the next try.
     _, shown, _, status = client.predict(gradio_client.handle_file(str(gallery / "moon.jpg")), "", 6,

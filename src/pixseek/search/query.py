@@ -86,7 +86,7 @@ class Query:
         if not isinstance(self.strong, bool) and not (math.isfinite(self.strong) and self.strong > 0):
             raise QueryError(f"--strong-z must be a number above 0, not {self.strong}")
         if any(not n for n in self.negatives):
-            raise QueryError("a --not term is empty: say what to steer away from")
+            raise QueryError("a term to steer away from is empty: say what to steer away from", field="negatives")
 
     def terms(self) -> list[Term]:
         """The terms with their signed weights, templates applied; raises QueryError when the

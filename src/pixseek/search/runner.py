@@ -71,10 +71,8 @@ class Searcher:
     def _require_text(self) -> None:
         if not self._encoder().supports_text:
             raise UnsupportedQueryError(
-                f"this index was built with {self.model_label}, which encodes images only: search by example "
-                "with `pixseek search --image PHOTO`, or re-index with a CLIP model (--model ViT-B-32 --reindex) "
-                "for text search"
-            )
+                f"this index was built with {self.model_label}, which encodes images only",
+                remedy="search_by_example")
 
     def _text_vectors(self, texts: list[str]) -> list[np.ndarray]:
         with self._cache_lock:

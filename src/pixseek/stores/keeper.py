@@ -143,6 +143,8 @@ class StoreKeeper:
         try:
             if self.spec == FAISS:
                 self.reconcile(store)  # in memory: cheap, always
+                # an IVF-SQ8 file from before exact re-ranking: rebuilt once, from the catalogue's vectors
+                store.upgrade(lambda ids: self.catalog.vectors(ids.tolist()))
             elif not self.catalog.get_meta(META_MERGED):  # a merged index only reads the shards' vectors
                 self._sync_milvus(store)
         except BaseException:

@@ -66,6 +66,9 @@ def library_tab(ctx: UiContext) -> None:
     with gr.Row(equal_height=True):
         folder = gr.Textbox(label="Add a folder (a path on this computer)", placeholder="/home/me/Pictures",
                             scale=4, elem_id="folder")
+        # typing offers the folders the path could go on to (render.folder_completions), like a shell's Tab
+        suggestions = gr.Dropdown([], value=None, label="Folders there", scale=2, elem_id="folder-suggestions",
+                                  info="pick one to complete the path")
         add_btn = gr.Button("Add and index", variant="primary", scale=1, elem_id="add-folder")
         rescan_btn = gr.Button("Re-scan all folders", scale=1, elem_id="rescan")
     progress = gr.HTML(elem_id="index-progress")
@@ -87,7 +90,7 @@ def library_tab(ctx: UiContext) -> None:
         try:
             p = job.start([path.strip()] if path else None)
         except PixseekError as exc:
-            return render.problem(str(exc)), gr.skip()
+            return render.problem(exc), gr.skip()
         return render.progress_html(p), gr.Timer(active=True)
 
     def poll() -> tuple:
@@ -96,8 +99,26 @@ def library_tab(ctx: UiContext) -> None:
             return render.progress_html(p), gr.skip(), gr.skip(), gr.skip()
         return (render.progress_html(p), *views(), gr.Timer(active=False))
 
+    def completions(typed: str) -> gr.Dropdown:
+        return gr.Dropdown(choices=render.folder_completions(typed), value=None)
+
+    def picked(path: str | None) -> tuple:
+        if not path:
+            return gr.skip(), gr.skip()
+        return path, gr.Dropdown(choices=render.folder_completions(path.rstrip("/") + "/"), value=None)
+
+    def complete_folder(typed: str) -> list[str]:
+        """The folders a typed path could go on to (what the box offers)."""
+        return render.folder_completions(typed)
+
     library_views = [summary, skipped, progress, timer]
-    gr.on([add_btn.click, folder.submit], start, folder, [progress, timer], api_name="index_folder")
+    folder.input(completions, folder, suggestions, api_visibility="private", show_progress="hidden",
+                 trigger_mode="always_last")
+    suggestions.select(picked, suggestions, [folder, suggestions], api_visibility="private", show_progress="hidden")
+    gr.api(complete_folder, api_name="complete_folder")
+    # (an empty box gives None, which must not mean "re-scan everything")
+    gr.on([add_btn.click, folder.submit], lambda path: start(path or ""), folder, [progress, timer],
+          api_name="index_folder")
     rescan_btn.click(lambda: start(None), None, [progress, timer], api_name="rescan")
     timer.tick(poll, None, [progress, summary, skipped, timer], api_name="index_progress",
                show_progress="hidden", concurrency_limit=None)

@@ -219,7 +219,7 @@ class _Handlers:
         try:
             groups = self.lib.duplicates(similar=bool(want_similar))
         except PixseekError as exc:
-            return [], {}, render.problem(str(exc)), bool(want_similar)
+            return [], {}, render.problem(exc), bool(want_similar)
         line = summary(groups, bool(want_similar))
         if len(groups) > MAX_GROUPS:
             line += f" Showing the first {MAX_GROUPS}: act on them, then find again for the rest."
@@ -248,7 +248,7 @@ class _Handlers:
         try:
             report = self.lib.apply(chosen, act, move_to=(folder or "").strip() or None)
         except PixseekError as exc:
-            return (gr.skip(), gr.skip(), render.problem(str(exc)), gr.skip(), gr.skip(), gr.skip(),
+            return (gr.skip(), gr.skip(), render.problem(exc), gr.skip(), gr.skip(), gr.skip(),
                     gr.Row(visible=False))
         groups, picks, line, _ = self.find(want_similar)
         return (groups, picks, report_text(report) + "\n\n" + line, want_similar, report.manifest,
@@ -260,7 +260,7 @@ class _Handlers:
         try:
             report = self.lib.undo(manifest)
         except PixseekError as exc:
-            return gr.skip(), gr.skip(), render.problem(str(exc)), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), render.problem(exc), gr.skip(), gr.skip()
         groups, picks, line, _ = self.find(want_similar)
         return groups, picks, report_text(report) + "\n\n" + line, None, gr.Button(visible=False)
 
@@ -274,7 +274,7 @@ class _Handlers:
                 for b in members[a_ix + 1:]:
                     self.lib.not_duplicate(a, b)
         except PixseekError as exc:
-            return gr.skip(), gr.skip(), render.problem(str(exc))
+            return gr.skip(), gr.skip(), render.problem(exc)
         groups, picks, line, _ = self.find(want_similar)
         return groups, picks, f"Remembered: group {i + 1} is not duplicates.\n\n{line}"
 

@@ -112,6 +112,29 @@ def folder_choices(roots: Sequence[str]) -> list[tuple[str, str]]:
     return [ALL_FOLDERS, *((root, root) for root in roots)]
 
 
+def folder_completions(typed: str | None, limit: int = 40) -> list[str]:
+    """Folders whose path starts with what was typed, for the "Add a folder" box: the sub-folders of
+    a path ending in "/", else the folders beside it whose names start with its last part. Only
+    folder names are listed (never files), hidden ones only when their dot was typed, at most
+    ``limit``; nothing for a relative path or an unreadable folder."""
+    typed = (typed or "").strip()
+    if not typed:
+        return []
+    expanded = os.path.expanduser(typed)
+    if not os.path.isabs(expanded):
+        return []
+    parent, stem = (expanded, "") if expanded.endswith(os.sep) else os.path.split(expanded)
+    shown_parent = typed[: len(typed) - len(stem)]  # keep "~/" as typed
+    try:
+        with os.scandir(parent) as entries:
+            names = sorted(e.name for e in entries
+                           if e.name.startswith(stem) and (stem.startswith(".") or not e.name.startswith("."))
+                           and e.is_dir())
+    except OSError:
+        return []
+    return [shown_parent + name for name in names[:limit]]
+
+
 def inline_photo(jpeg: bytes, name: str) -> str:
     """The photo in the query, as an inline image: it lives in the page, not on the server."""
     data = base64.b64encode(jpeg).decode("ascii")
@@ -119,7 +142,29 @@ def inline_photo(jpeg: bytes, name: str) -> str:
             f"<span>searching like {code(name)}</span></div>")
 
 
-def problem(message: str) -> str:
+# An error names the setting it is about and the fix by key (see PixseekError); these are the UI's words.
+FIELD_LABELS = {"since": "Taken since", "until": "Taken until", "min_size": "At least", "negatives": "…but not"}
+REMEDIES = {
+    "reindex": "start pixseek with the model the index was built with, or rebuild the index with the new one",
+    "search_by_example": "search by example: drop a photo above (text search needs an index built with a CLIP model)",
+}
+
+
+def error_text(exc: BaseException) -> str:
+    """An error in the UI's words: the box it is about, then the message, then how to fix it."""
+    text = str(exc)
+    field, remedy = getattr(exc, "field", None), getattr(exc, "remedy", None)
+    if field:
+        text = f"{FIELD_LABELS.get(field, field.replace('_', ' '))}: {text}"
+    if remedy in REMEDIES:
+        text = f"{text}: {REMEDIES[remedy]}"
+    return text
+
+
+def problem(message: str | BaseException) -> str:
+    """A warning line; an exception is worded with :func:`error_text`."""
+    if isinstance(message, BaseException):
+        message = error_text(message)
     return f"⚠️ {html.escape(message)}"
 
 

@@ -177,9 +177,10 @@ def _wire(view: SearchView, on: SearchEvents, ctx: UiContext) -> None:
     v.like_btn.click(on.like_this, [v.selected, v.hits_st], [v.example, v.forget_btn, v.text, v.photo_st, *results],
                      inputs_kwargs=fields_but_text, api_name="more_like_this", **busy)
     v.close_btn.click(lambda: gr.Column(visible=False), None, v.detail, api_visibility="private")
-    # Folders added in the Library tab show up in the folder filter when this tab is opened again.
     v.tag_btn.click(on.tag_this, [v.selected, v.hits_st, v.tag_name], v.status, api_name="tag_result")
-    gr.on([ctx.app.load, ctx.tab.select], on.folders, f["under"], f["under"], api_name="folders",
+    # Folders added in the Library tab show up in the folder filter when this tab is opened again, and
+    # when the filter is opened (an index run that ends while this tab is on screen).
+    gr.on([ctx.app.load, ctx.tab.select, f["under"].focus], on.folders, f["under"], f["under"], api_name="folders",
           show_progress="hidden")
 
 
@@ -208,7 +209,7 @@ class SearchEvents:
 
     @staticmethod
     def failed(exc: Exception) -> tuple:
-        return (gr.skip(), gr.skip(), gr.skip(), render.problem(str(exc)), gr.skip(), gr.skip())
+        return (gr.skip(), gr.skip(), gr.skip(), render.problem(exc), gr.skip(), gr.skip())
 
     def searched_or_failed(self, form: SearchForm, part: EncodedQuery | None, started: float) -> tuple:
         try:
@@ -273,7 +274,7 @@ class SearchEvents:
             preview = str(self.lib.thumbnail(hit.path, PREVIEW_SIZE))
             text = render.info_markdown(self.lib.image_info(hit.path), hit.score, hit.copies)
         except PixseekError as exc:
-            return None, render.problem(str(exc)), gr.Column(visible=True)
+            return None, render.problem(exc), gr.Column(visible=True)
         return preview, text, gr.Column(visible=True)
 
     def like_this(self, index: float, hits: list[dict], **form: Any) -> tuple:
