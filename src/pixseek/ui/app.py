@@ -20,6 +20,7 @@ from ..library import Library
 from . import render
 from .context import UiContext
 from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
+from .explore_tab import explore_tab
 from .search_tab import search_tab
 
 CSS = """
@@ -120,6 +121,7 @@ TABS: list[tuple[str, str, TabBuilder]] = [
     ("Search", "search", search_tab),
     ("Library", "library", library_tab),
     ("Duplicates", "duplicates", duplicates_tab),
+    ("Explore", "explore", explore_tab),
 ]
 
 
