@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the tests drive: chromium (Playwright drives it; it never downloads a browser)
-# and tmux (a real terminal for the progress-bar test).
+# Debian packages the tests drive: chromium (Playwright drives it; it never downloads a browser),
+# tmux (a real terminal for the progress-bar test) and tuxpaint-stamps-default (real labelled drawings
+# for the tag and tuning evaluations: pixseek.evaluation.drawings).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
+[ -d /usr/share/tuxpaint/stamps ] || missing+=(tuxpaint-stamps-default)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
