@@ -159,3 +159,11 @@ def test_clusters_json_and_html(indexed, capsys, tmp_path):
     assert text.count("<img") == 32 + 3 and "unlike the rest" in text
     code, _, err = run(capsys, "clusters", "-k", "0", "--db", str(db))
     assert code == 2
+
+
+def test_a_query_within_some_photos_returns_only_them(indexed):
+    photos, db = indexed
+    with pixseek.open(db) as lib:
+        group = [str(p) for p in sorted((photos / "night").iterdir())][:5]
+        results = lib.query_within(pixseek.Query(images=(photos / "sea" / "sea-0.png",), k=10), group)
+        assert sorted(h.path for h in results.hits) == sorted(group)

@@ -24,7 +24,7 @@ TUNE_SOURCES = [("Albums (each folder is a label)", "folders"), ("Tags", "tags")
 def explore_tab(ctx: UiContext) -> None:
     lib = ctx.lib
     clusters_st = gr.State([])  # per cluster, its photos' paths (closest to the centre first)
-    chosen_st = gr.State(None)  # the cluster open below, by number
+    chosen = gr.Number(value=-1, visible=False, precision=0, elem_id="chosen-cluster")  # the group open below
     with gr.Row(equal_height=True):
         k = gr.Number(value=12, minimum=1, maximum=200, precision=0, label="Groups", scale=1, elem_id="explore-k")
         find_btn = gr.Button("Group my photos", variant="primary", scale=1, elem_id="find-clusters")
@@ -61,10 +61,10 @@ def explore_tab(ctx: UiContext) -> None:
         line = f"{report.photos} photos in {len(report.clusters)} groups" + (" (tuned space)" if lib.tuned() else "")
         return line, tiles, outliers, [c.paths for c in report.clusters], gr.Column(visible=False)
 
-    def open_cluster(index: float, clusters: list[list[str]]) -> tuple:
-        index = int(index)
+    def open_cluster(index: float | None, clusters: list[list[str]]) -> tuple:
+        index = -1 if index is None else int(index)
         if not 0 <= index < len(clusters):
-            return gr.Column(visible=False), "", [], None
+            return gr.Column(visible=False), "", [], -1
         paths = clusters[index]
         items = [(_thumb(lib, p), os.path.basename(p)) for p in paths[:SHOWN]]
         more = f" (the {SHOWN} closest to its centre shown)" if len(paths) > SHOWN else ""
@@ -108,9 +108,9 @@ def explore_tab(ctx: UiContext) -> None:
         return state(), "Back to the model's own vectors." if was else "It was not tuned."
 
     find_btn.click(find, k, [status, groups, odd, clusters_st, cluster_box], api_name="clusters")
-    groups.select(pick, None, chosen_st, api_visibility="private", show_progress="hidden").then(
-        open_cluster, [chosen_st, clusters_st], [cluster_box, cluster_title, members, chosen_st], api_name="open_cluster")
-    gr.on([inside.submit, inside_btn.click], search_inside, [inside, chosen_st, clusters_st], [members, cluster_title],
+    groups.select(pick, None, chosen, api_visibility="private", show_progress="hidden").then(
+        open_cluster, [chosen, clusters_st], [cluster_box, cluster_title, members, chosen], api_name="open_cluster")
+    gr.on([inside.submit, inside_btn.click], search_inside, [inside, chosen, clusters_st], [members, cluster_title],
           api_name="search_cluster")
     tune_btn.click(tune, source, [tuned, figures], api_name="tune")
     off_btn.click(off, None, [tuned, figures], api_name="tune_off")
