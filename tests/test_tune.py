@@ -79,6 +79,8 @@ def test_tune_then_off_restores_the_exact_results(indexed, capsys):
     assert adapter.is_file() and adapter.stat().st_size < 200_000  # rank 64 x 192 x 2, float32
     tuned = searches(capsys, photos, db)
     assert tuned != before
+    assert main(["status", "--db", str(db)]) == 0
+    assert "tuned:   from folders (4 labels, 32 photos" in capsys.readouterr().out
     code, (off,), _ = run(capsys, "tune", "--off", "--db", str(db))
     assert code == 0 and off == {"tuned": False, "was_tuned": True}
     assert not list(db.glob("adapter-*"))
@@ -103,6 +105,8 @@ def test_too_few_labels_are_refused_with_one_line(indexed, capsys, tmp_path):
     assert code == 1 and "not found" in err
     code, _, err = run(capsys, "tune", "--db", str(db))
     assert code == 2 and "--from" in err
+    code, _, err = run(capsys, "tune", "--from", "duplicates", "--db", str(db))  # no copies among the albums
+    assert code == 1 and err.startswith("pixseek: too few labels to tune from duplicates: 0 photos")
     assert pixseek.open(db).tuned() is None  # nothing changed
 
 
@@ -167,3 +171,28 @@ def test_a_query_within_some_photos_returns_only_them(indexed):
         group = [str(p) for p in sorted((photos / "night").iterdir())][:5]
         results = lib.query_within(pixseek.Query(images=(photos / "sea" / "sea-0.png",), k=10), group)
         assert sorted(h.path for h in results.hits) == sorted(group)
+
+
+def test_captions_learn_text_to_photo_and_too_few_are_refused(photo_dir, tiny_clip, tmp_path, capsys):
+    from pixseek.adapt.metrics import caption_figures
+    from pixseek.adapt.train import train_pairs
+
+    # the contrastive caption loss on synthetic pairs: captions near their photo, plus a shared offset
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(200, 32)).astype(np.float32)
+    texts = images + rng.normal(scale=1.5, size=images.shape).astype(np.float32) + 2.0
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    of = np.arange(200)
+    adapter = train_pairs(images[:140], texts[:140], of[:140], rank=8, steps=150)
+    before = caption_figures(images[140:], texts[140:], of[:60])
+    after = caption_figures(adapter.apply(images[140:]), adapter.apply(texts[140:]), of[:60])
+    assert after["mAP"] > before["mAP"]
+    # through the CLI, with a text+image model: 11 captioned photos are too few
+    db = tmp_path / "db"
+    assert main(["index", str(photo_dir), "--db", str(db), "--model", tiny_clip, "--json"]) == 0
+    captions = tmp_path / "captions.csv"
+    captions.write_text("path,caption\n" + "".join(f"{p},a photo of {p.stem}\n" for p in sorted(photo_dir.iterdir())))
+    capsys.readouterr()
+    code, _, err = run(capsys, "tune", "--from", "captions", str(captions), "--db", str(db))
+    assert code == 1 and err == "pixseek: too few captioned photos to tune from captions: 11; tuning needs 20\n"

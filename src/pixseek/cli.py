@@ -172,6 +172,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
+    if st.tuned:
+        t = st.tuned
+        print("tuned:   " + (t.get("problem") or f"from {t.get('source')} ({t.get('labels')} labels, {t.get('photos')} "
+                                                 "photos; `pixseek tune --off` undoes it)"))
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
@@ -376,7 +380,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             print(f"pixseek: --from {source} takes at most one file", file=sys.stderr)
             return 2
         report = lib.tune(source, rest[0] if rest else None, holdout=args.holdout, rank=args.rank,
-                          steps=args.steps, seed=args.seed)
+                          steps=args.steps, keep_weight=args.keep_weight, seed=args.seed)
     emit(args, report.to_dict(), "\n".join(report.lines()))
     return 0
 
@@ -403,6 +407,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
 def add_tune_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """`tune` (an adapter learnt from the user's labels) and `clusters` (groups and outliers)."""
+    from .adapt.train import KEEP_WEIGHT
     p = sub.add_parser("tune", parents=[common], help="adapt the vector space to your labels (or --off)",
                        description="Learn a small adapter on top of the model from your labels (albums as "
                                    "folders, tags, a labels CSV, captions, duplicate groups), print precision@10, "
@@ -417,6 +422,9 @@ def add_tune_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="share of each label's photos held out to measure on (default 0.3; 0: learn from all)")
     p.add_argument("--rank", type=int, default=64, help="rank of the adapter (default 64)")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    p.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT,
+                   help="how strongly the adapter keeps the similarities among your other photos (default 20; "
+                        "0: labels alone)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default 0)")
     p.set_defaults(func=cmd_tune)
 

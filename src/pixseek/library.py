@@ -297,6 +297,12 @@ class Library:
 
         return tuned_with(self)
 
+    def _tuned_or_none(self) -> dict | None:
+        try:
+            return self.tuned()
+        except PixseekError as exc:  # a missing adapter file: status still answers, and says so
+            return {"problem": str(exc)}
+
     def clusters(self, k: int = 20, *, outliers: int = 10, paths: Iterable[str | os.PathLike] | None = None,
                  seed: int = 0):
         """Groups of photos that look alike (spherical k-means in the store's space: tuned when the
@@ -378,7 +384,7 @@ class Library:
         return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
                              pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=self.stores.line(), signals=self.signal_coverage())
+                             store=self.stores.line(), signals=self.signal_coverage(), tuned=self._tuned_or_none())
 
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new

@@ -21,13 +21,14 @@ from ..errors import PixseekError
 from . import labels as sources
 from .adapter import META_ADAPTER, Adapter, remove_unused
 from .metrics import caption_figures, label_figures
-from .train import DEFAULT_RANK, DEFAULT_STEPS, train_labels, train_pairs
+from .train import DEFAULT_RANK, DEFAULT_STEPS, KEEP_WEIGHT, train_labels, train_pairs
 
 MIN_PER_LABEL = 4
 MIN_LABELS = 2
 MIN_PHOTOS = 20
 MIN_CAPTIONED = 20
 DEFAULT_HOLDOUT = 0.3
+KEEP_SAMPLE = 5000  # library photos whose similarities the adapter keeps (a seeded sample)
 
 
 class TooFewLabelsError(PixseekError):
@@ -85,21 +86,22 @@ def _too_few(source: str, photos: int, labels: int) -> TooFewLabelsError:
 
 
 def tune(lib, source: str, file: str | None = None, *, holdout: float = DEFAULT_HOLDOUT,
-         rank: int = DEFAULT_RANK, steps: int = DEFAULT_STEPS, seed: int = 0) -> TuneReport:
+         rank: int = DEFAULT_RANK, steps: int = DEFAULT_STEPS, keep_weight: float = KEEP_WEIGHT,
+         seed: int = 0) -> TuneReport:
     """Learn an adapter from ``source`` (``labels.SOURCES``), measure it, and tune the index with it."""
     started = time.perf_counter()
     sources.check_csv(file, source)
     if not 0 <= holdout < 1:
         raise PixseekError(f"--holdout must be at least 0 and below 1, not {holdout}")
-    if rank < 1 or steps < 1:
-        raise PixseekError("--rank and --steps must be at least 1")
+    if rank < 1 or steps < 1 or keep_weight < 0:
+        raise PixseekError("--rank and --steps must be at least 1, --keep-weight at least 0")
     if lib.stores.merged:
         raise PixseekError(f"{lib.db_dir} was merged from shards and only answers queries: tune the shards")
     lib._require_images()
     if source == "captions":
         report, adapter = _tune_captions(lib, file, holdout, rank, steps, seed)  # type: ignore[arg-type]
     else:
-        report, adapter = _tune_labels(lib, source, file, holdout, rank, steps, seed)
+        report, adapter = _tune_labels(lib, source, file, holdout, rank, steps, seed, keep_weight)
     report.rank, report.steps = rank, steps
     if report.test and report.after.get("mAP", 0) < report.before.get("mAP", 0):
         report.notes.append("the held-out figures got worse: `pixseek tune --off` goes back to the model's "
@@ -119,13 +121,24 @@ def tune(lib, source: str, file: str | None = None, *, holdout: float = DEFAULT_
     return report
 
 
-def _tune_labels(lib, source, file, holdout, rank, steps, seed) -> tuple[TuneReport, Adapter]:
+def _library_sample(lib, labelled: np.ndarray, seed: int) -> np.ndarray:
+    """The raw vectors of up to ``KEEP_SAMPLE`` indexed photos without a label (seeded): the
+    similarities the adapter keeps."""
+    ids = np.setdiff1d(lib.catalog.ids_with_vectors(), labelled)
+    if len(ids) > KEEP_SAMPLE:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, KEEP_SAMPLE, replace=False))
+    return lib.catalog.vectors(ids.tolist())
+
+
+def _tune_labels(lib, source, file, holdout, rank, steps, seed, keep_weight) -> tuple[TuneReport, Adapter]:
     found = sources.label_set(lib, source, file)
     data = found.keep_labels_with(MIN_PER_LABEL)
     if len(data.names) < MIN_LABELS or len(data.ids) < MIN_PHOTOS:
         raise _too_few(source, len(data.ids), len(data.names))
     train, test = _split(data.labels, holdout, seed)
-    adapter = train_labels(data.vectors[train], data.labels[train], rank=rank, steps=steps, seed=seed)
+    keep = _library_sample(lib, data.ids, seed) if keep_weight > 0 else None
+    adapter = train_labels(data.vectors[train], data.labels[train], rank=rank, steps=steps, seed=seed,
+                           keep=keep, keep_weight=keep_weight)
     report = TuneReport(source, len(data.names), len(data.ids), len(train), len(test))
     if len(test) > 1:
         report.before = label_figures(data.vectors[test], data.labels[test])
