@@ -35,7 +35,7 @@ def clustered(n: int, dim: int, labels: int, seed: int = 0) -> tuple[np.ndarray,
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(labels, dim))
     y = rng.integers(0, labels, n)
-    x = centres[y] + rng.normal(scale=2.0, size=(n, dim))
+    x = centres[y] + rng.normal(scale=8.0, size=(n, dim))  # noisy enough that kNN is not perfect
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32), y
 

@@ -7,6 +7,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
 [ -d /usr/share/tuxpaint/stamps ] || missing+=(tuxpaint-stamps-default)
+command -v exiftool >/dev/null || missing+=(libimage-exiftool-perl)  # reads back the tags' XMP sidecars
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

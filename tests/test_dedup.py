@@ -307,7 +307,7 @@ def test_schema_1_catalogue_migrates_and_indexing_stores_hashes(tmp_path, galler
     db.execute("PRAGMA user_version = 1")
     db.close()
     cat = Catalog(path)
-    assert cat.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert cat.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert cat.row_by_path("/a.jpg").sha == "x" and cat.not_duplicates() == set()
     with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
         lib.index([gallery])

@@ -21,7 +21,7 @@ from .errors import CatalogError
 from .hashing import ImageHashes, to_signed, to_unsigned
 from .types import SkippedFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -107,8 +107,38 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_tags(db: sqlite3.Connection) -> None:
+    """Tags (``pixseek.tags``): a tag's examples (positive or not) and the photos its classifier tagged,
+    keyed by content hash: a tag belongs to the picture, so copies share it and it survives renames.
+    ``tagged`` is every (tag, sha) a filter or the keyword side sees: positive examples and applied."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS tags (name TEXT PRIMARY KEY, created_at REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS tag_examples (
+            tag TEXT NOT NULL REFERENCES tags(name) ON DELETE CASCADE,
+            sha TEXT NOT NULL,
+            positive INTEGER NOT NULL CHECK (positive IN (0, 1)),
+            added_at REAL NOT NULL,
+            PRIMARY KEY (tag, sha)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS tag_applied (
+            tag TEXT NOT NULL REFERENCES tags(name) ON DELETE CASCADE,
+            sha TEXT NOT NULL,
+            probability REAL NOT NULL,
+            added_at REAL NOT NULL,
+            PRIMARY KEY (tag, sha)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS tag_examples_sha ON tag_examples(sha);
+        CREATE INDEX IF NOT EXISTS tag_applied_sha ON tag_applied(sha);
+        CREATE VIEW IF NOT EXISTS tagged AS
+            SELECT tag, sha FROM tag_examples WHERE positive = 1 UNION SELECT tag, sha FROM tag_applied
+        """
+    )
+
+
 # Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_tags]
 
 
 @dataclass(frozen=True)
@@ -427,6 +457,25 @@ class Catalog:
     def not_duplicates(self) -> set[tuple[str, str]]:
         """Pairs of content hashes (sorted) the user keeps apart."""
         return {(a, b) for a, b in self.db.execute("SELECT sha_a, sha_b FROM not_duplicates")}
+
+    # -- tags (see tags/) -----------------------------------------------------------------------------
+    def tags_for(self, shas: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """``{sha: [tag, ...]}`` (sorted) for the contents that carry tags (positive examples and applied),
+        among ``shas`` or all: the hook that makes tags words for the keyword side."""
+        out: dict[str, list[str]] = {}
+        if shas is None:
+            rows = self.db.execute("SELECT sha, tag FROM tagged ORDER BY sha, tag")
+        else:
+            shas = list(set(shas))
+            rows = []
+            for start in range(0, len(shas), 500):
+                chunk = shas[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.db.execute(f"SELECT sha, tag FROM tagged WHERE sha IN ({marks}) ORDER BY sha, tag",
+                                        chunk).fetchall()
+        for sha, tag in rows:
+            out.setdefault(sha, []).append(tag)
+        return out
 
     def ok_rows(self) -> Iterator[FileRow]:
         """Every indexed (not skipped) file."""

@@ -125,7 +125,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def query_options(args: argparse.Namespace) -> dict[str, Any]:
     """The Query fields shared by `search` and `similar`."""
     filters = Filters(under=args.under or (), since=args.since, until=args.until, orientation=args.orientation,
-                      min_size=args.min_size)
+                      min_size=args.min_size, tags=tuple(args.tag or ()), not_tags=tuple(args.not_tag or ()))
     strong = args.strong_z if args.strong_z is not None else args.strong
     return {"filters": filters, "k": args.k, "offset": args.offset, "strong": strong,
             "collapse": not args.all_copies}
@@ -455,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_commands(sub, common)
     add_serve_command(sub, common, model)
     add_eval_commands(sub, common, model)
+    add_tag_commands(sub, common)
     add_tune_commands(sub, common)
     return parser
 
@@ -541,6 +542,8 @@ def query_parser() -> argparse.ArgumentParser:
     q.add_argument("--until", metavar="DATE", help="taken on or before DATE (the whole day, month or year)")
     q.add_argument("--orientation", choices=ORIENTATIONS, help="only landscape, portrait or square photos")
     q.add_argument("--min-size", metavar="WxH", help="only photos at least W wide and H high, e.g. 1920x1080")
+    q.add_argument("--tag", action="append", metavar="NAME", help="only photos tagged NAME (repeatable: all of them)")
+    q.add_argument("--not-tag", action="append", metavar="NAME", help="no photos tagged NAME (repeatable)")
     q.add_argument("--strong", action="store_true",
                    help="keep only results that stand out for this query (see docs/search.md)")
     q.add_argument("--strong-z", type=float, metavar="Z",
@@ -636,6 +639,87 @@ def add_eval_commands(sub: Subparsers, common: argparse.ArgumentParser, model: a
                                                  "(default: a temporary folder, removed afterwards)")
     e.add_argument("--reuse", action="store_true", help="with --keep: reuse the set built there before")
     e.set_defaults(func=cmd_eval_dedup, parser=e)
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    args.suggest = args.suggest or args.uncertain
+    modes = [m for m in ("suggest", "apply", "remove") if getattr(args, m)]
+    if len(modes) > 1:
+        args.parser.error(f"choose one of --suggest, --apply, --remove (got {', '.join('--' + m for m in modes)})")
+    if not modes and not args.photos and not args.not_photos and not args.write_xmp:
+        args.parser.error("give example photos (and --not PHOTO...), or --suggest, --apply or --write-xmp")
+    with open_library(args) as lib:
+        if args.photos or args.not_photos:
+            info = lib.tag(args.name, args.photos, args.not_photos or ())
+            if not modes:
+                emit(args, info.to_dict(), f"{info.name}: {info.positives} example(s), {info.negatives} "
+                                           f"counter-example(s), {info.count} picture(s) tagged")
+        if args.suggest:
+            for s in lib.suggest_tag(args.name, args.k, uncertain=args.uncertain):
+                copies = f"  (+{s.copies} cop{'y' if s.copies == 1 else 'ies'})" if s.copies else ""
+                emit(args, s.to_dict(), f"{s.probability:.3f}  {s.path}{copies}")
+        elif args.apply:
+            r = lib.apply_tag(args.name, args.min_probability, write_xmp=args.write_xmp)
+            for problem in r.problems:
+                print(f"pixseek: {problem}", file=sys.stderr)
+            xmp = f"; {r.sidecars} XMP sidecar(s) written" if args.write_xmp else ""
+            emit(args, r.to_dict(), f"{r.tag}: {r.tagged} more picture(s) tagged at probability >= "
+                                    f"{r.min_probability}{xmp}")
+        elif args.remove:
+            lib.remove_tag(args.name)
+            emit(args, {"tag": args.name, "removed": True}, f"{args.name}: removed")
+        elif args.write_xmp:
+            written, problems = lib.tag_book.write_xmp(args.name)
+            for problem in problems:
+                print(f"pixseek: {problem}", file=sys.stderr)
+            emit(args, {"tag": args.name, "sidecars": written, "problems": problems},
+                 f"{args.name}: {written} XMP sidecar(s) written")
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        infos = lib.tags(estimate=not args.no_estimate)
+        for t in infos:
+            est = "precision ~{:.2f}, average precision ~{:.2f}".format(t.precision, t.average_precision) \
+                if t.precision is not None \
+                else "precision: needs 3 examples"
+            emit(args, t.to_dict(), f"{t.name}: {t.count} picture(s) ({t.positives} example(s), {t.negatives} "
+                                    f"counter-example(s), {t.applied} applied); {est}")
+        if not infos and not args.json:
+            print("no tags yet: `pixseek tag NAME PHOTO...`", file=sys.stderr)
+    return 0
+
+
+def add_tag_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """`tag` (examples, suggestions, apply) and `tags` (the list)."""
+    p = sub.add_parser("tag", parents=[common], help="teach a tag from a few example photos; suggest, apply",
+                       description="A tag is example photos, counter-examples (--not) and a classifier trained on "
+                                   "their stored vectors. Give examples, then --suggest the likeliest untagged "
+                                   "photos, or --apply the tag to every photo above a probability. Tags belong "
+                                   "to the picture (copies share them) and filter queries (--tag, --not-tag). "
+                                   "See docs/tags.md.")
+    p.add_argument("name", metavar="NAME", help="the tag, e.g. receipt")
+    p.add_argument("photos", nargs="*", metavar="PHOTO", help="indexed photos that are NAME (examples)")
+    p.add_argument("--not", dest="not_photos", nargs="+", metavar="PHOTO", help="indexed photos that are not NAME")
+    p.add_argument("--suggest", action="store_true", help="list the likeliest photos not labelled yet")
+    p.add_argument("--uncertain", action="store_true",
+                   help="with --suggest: the photos nearest probability 0.5 first (the ones worth confirming)")
+    p.add_argument("-k", type=int, default=20, help="how many suggestions (default 20)")
+    p.add_argument("--apply", action="store_true", help="tag every unlabelled photo at or above --min-probability")
+    p.add_argument("--min-probability", type=float, default=0.9, metavar="P", help="for --apply (default 0.9)")
+    p.add_argument("--write-xmp", action="store_true",
+                   help="write the tag as a dc:subject keyword into the XMP sidecar of every file that carries it "
+                        "(merged into an existing sidecar)")
+    p.add_argument("--remove", action="store_true", help="forget the tag, its examples and where it was applied")
+    p.set_defaults(func=cmd_tag, parser=p)
+
+    p = sub.add_parser("tags", parents=[common], help="every tag: count, examples, estimated precision",
+                       description="Every tag with the pictures it labels, its examples and cross-validated "
+                                   "estimates of its classifier's precision (the top of its suggestions on "
+                                   "held-out examples) and average precision. See docs/tags.md.")
+    p.add_argument("--no-estimate", action="store_true", help="skip the cross-validated estimate (faster)")
+    p.set_defaults(func=cmd_tags)
 
 
 def quiet_libraries() -> None:

@@ -33,6 +33,7 @@ from .search import CopyGroups, ExactCopies, Query, Searcher
 from .settings import LibrarySettings
 from .stores.base import VectorStore
 from .stores.keeper import StoreKeeper
+from .tags import ApplyReport, Suggestion, TagBook, TagInfo
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
@@ -72,6 +73,7 @@ class Library:
         self._searcher: Searcher | None = None
         self.stores = StoreKeeper(self.catalog, self.db_dir, self.settings.store, auth=self.settings.store_auth,
                                   lock=self._lock)
+        self.tag_book = TagBook(self.catalog)
 
     # -- parts, loaded lazily ------------------------------------------------------------------------
     @property
@@ -376,6 +378,34 @@ class Library:
         from .dedup import manifests
 
         return [str(p) for p in manifests(self.db_dir / MANIFEST_DIR)]
+
+    # -- tags (tags/) -----------------------------------------------------------------------------------
+    def tag(self, name: str, photos: Iterable[str | os.PathLike] = (),
+            not_photos: Iterable[str | os.PathLike] = ()) -> TagInfo:
+        """Record indexed ``photos`` as examples of the tag ``name`` (made when new) and ``not_photos``
+        as counter-examples; accepting or rejecting a suggestion is the same call.
+
+        >>> lib.tag("receipt", ["IMG_1.jpg", "IMG_7.jpg"], not_photos=["IMG_2.jpg"])  # doctest: +SKIP
+        """
+        return self.tag_book.add_examples(name, photos, not_photos)
+
+    def suggest_tag(self, name: str, k: int = 20, *, uncertain: bool = False) -> list[Suggestion]:
+        """The ``k`` photos not yet labelled that the tag's classifier finds likeliest (``uncertain``:
+        nearest a coin toss first, the ones worth confirming)."""
+        return self.tag_book.suggest(name, k, uncertain=uncertain)
+
+    def apply_tag(self, name: str, min_probability: float = 0.9, *, write_xmp: bool = False) -> ApplyReport:
+        """Tag every unlabelled photo at or above ``min_probability``; ``write_xmp``: and write the tag
+        into the XMP sidecar (``dc:subject``) of every file that carries it."""
+        return self.tag_book.apply(name, min_probability, write_xmp=write_xmp)
+
+    def tags(self, *, estimate: bool = True) -> list[TagInfo]:
+        """Every tag with its counts, examples and (``estimate``) cross-validated precision."""
+        return [self.tag_book.info(n, estimate=estimate) for n in self.tag_book.names()]
+
+    def remove_tag(self, name: str) -> None:
+        """Forget a tag, its examples and where it was applied (sidecars are left as they are)."""
+        self.tag_book.remove(name)
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:

@@ -90,11 +90,13 @@ def from_duplicates(lib) -> LabelSet:
 
 
 def from_tags(lib) -> LabelSet:
-    tags = getattr(lib, "tagged_paths", None)
-    if tags is None:
-        raise PixseekError("this pixseek has no tags yet: use --from folders, --from labels FILE.csv or "
-                           "--from captions FILE.csv")
-    pairs = [(path, tag) for tag, paths in tags().items() for path in paths]
+    """Photos whose picture carries exactly one tag (examples and applied), labelled by it: a photo
+    with several tags belongs to no single group, so it is left out."""
+    tags_of = lib.catalog.tags_for()
+    if not tags_of:
+        raise PixseekError("there are no tags yet: tag a few photos first (`pixseek tag NAME PHOTO...`)")
+    pairs = [(row.path, tags_of[row.sha][0]) for row in lib.catalog.ok_rows()
+             if row.sha in tags_of and len(tags_of[row.sha]) == 1]
     return _from_pairs(lib, pairs, "the tags")
 
 

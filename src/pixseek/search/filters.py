@@ -39,6 +39,8 @@ class Filters:
     ``under``: folders (or one folder); ``since``/``until``: periods, inclusive (see the module doc);
     ``orientation``: ``landscape``, ``portrait`` or ``square``; ``min_size``: ``"WxH"``, ``"N"``
     (both sides) or ``(W, H)``: width at least W and height at least H, as the photo is shown.
+    ``tags``: photos that carry every one of these tags; ``not_tags``: photos that carry none of them
+    (see :mod:`pixseek.tags`; an unknown tag raises ``QueryError`` when the filter runs).
     Bad values raise :class:`~pixseek.errors.QueryError` when the object is made.
     """
 
@@ -47,6 +49,8 @@ class Filters:
     until: DateLike | None = None
     orientation: str | None = None
     min_size: str | tuple[int, int] | None = None
+    tags: tuple[str, ...] | str = ()
+    not_tags: tuple[str, ...] | str = ()
     _start: datetime | None = field(default=None, init=False, repr=False, compare=False)
     _end: datetime | None = field(default=None, init=False, repr=False, compare=False)
     _min: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
@@ -55,6 +59,10 @@ class Filters:
         under = (self.under,) if isinstance(self.under, (str, os.PathLike)) else tuple(self.under or ())
         folders = tuple(os.path.abspath(os.path.expanduser(os.fspath(u))) for u in under if os.fspath(u).strip())
         object.__setattr__(self, "under", folders)
+        for name in ("tags", "not_tags"):
+            value = getattr(self, name)
+            names = (value,) if isinstance(value, str) else tuple(value or ())
+            object.__setattr__(self, name, tuple(dict.fromkeys(str(t).strip() for t in names if str(t).strip())))
         if self.orientation is not None and self.orientation not in ORIENTATIONS:
             raise QueryError(f"unknown orientation {self.orientation!r}: use {', '.join(ORIENTATIONS)}")
         start = period(self.since, "--since")[0] if self.since is not None else None
@@ -69,7 +77,7 @@ class Filters:
     def active(self) -> bool:
         """True when at least one condition is set."""
         return bool(self.under) or self._start is not None or self._end is not None \
-            or self.orientation is not None or self._min is not None
+            or self.orientation is not None or self._min is not None or bool(self.tags) or bool(self.not_tags)
 
     def describe(self) -> str:
         """The conditions in a few words, for messages."""
@@ -82,6 +90,7 @@ class Filters:
             parts.append(self.orientation)
         if self._min:
             parts.append(f"at least {self._min[0]}x{self._min[1]}")
+        parts += [f"tagged {t}" for t in self.tags] + [f"not tagged {t}" for t in self.not_tags]
         return ", ".join(parts) or "no filters"
 
     def sql(self) -> tuple[str, list]:
@@ -113,15 +122,32 @@ class Filters:
         if self._min is not None:
             clauses.append("f.width >= ? AND f.height >= ?")
             params += list(self._min)
+        # tags belong to the content: every copy of a tagged picture matches (the `tagged` view)
+        for tag in self.tags:
+            clauses.append("f.sha IN (SELECT sha FROM tagged WHERE tag = ?)")
+            params.append(tag)
+        for tag in self.not_tags:
+            clauses.append("f.sha NOT IN (SELECT sha FROM tagged WHERE tag = ?)")
+            params.append(tag)
         return " AND ".join(clauses), params
 
     def matching_ids(self, db: sqlite3.Connection) -> np.ndarray:
         """Sorted int64 ids of the indexed files that match (a catalogue connection in)."""
+        self.check_tags(db)
         where, params = self.sql()
         rows = db.execute(f"SELECT f.id FROM files f WHERE {where}", params)
         ids = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)  # no per-row Python frame
         ids.sort()
         return ids
+
+
+    def check_tags(self, db: sqlite3.Connection) -> None:
+        """Raise ``QueryError`` naming the first tag that this catalogue does not know."""
+        for tag in (*self.tags, *self.not_tags):
+            if db.execute("SELECT 1 FROM tags WHERE name = ?", (tag,)).fetchone() is None:
+                known = [r[0] for r in db.execute("SELECT name FROM tags ORDER BY name LIMIT 10")]
+                hint = f"known tags: {', '.join(known)}" if known else "no tags yet: `pixseek tag NAME PHOTO...`"
+                raise QueryError(f"unknown tag {tag!r} ({hint})")
 
 
 def period(value: DateLike, flag: str = "date") -> tuple[datetime, datetime]:
