@@ -196,3 +196,14 @@ def test_captions_learn_text_to_photo_and_too_few_are_refused(photo_dir, tiny_cl
     capsys.readouterr()
     code, _, err = run(capsys, "tune", "--from", "captions", str(captions), "--db", str(db))
     assert code == 1 and err == "pixseek: too few captioned photos to tune from captions: 11; tuning needs 20\n"
+
+
+def test_tune_from_tags(indexed, capsys):
+    photos, db = indexed
+    code, _, err = run(capsys, "tune", "--from", "tags", "--db", str(db))
+    assert code == 1 and "no tags yet" in err
+    for album in ("sea", "forest", "desert"):
+        assert main(["tag", album, *map(str, sorted((photos / album).iterdir())), "--db", str(db), "--json"]) == 0
+    capsys.readouterr()
+    code, (report,), _ = run(capsys, "tune", "--from", "tags", "--db", str(db))
+    assert code == 0 and (report["source"], report["labels"], report["photos"]) == ("tags", 3, 24)
