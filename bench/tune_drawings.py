@@ -78,6 +78,7 @@ def main() -> None:
     started = time.perf_counter()
     pixseek_cli("index", str(work / "gallery"), "--db", str(db), *MODEL, "--json")
     index_s = time.perf_counter() - started
+    pixseek_cli("tune", "--off", "--db", str(db), "--json")  # a kept index left tuned by an interrupted run
     cats = sorted(set(labels_of.values()))
     print(f"{len(labels_of)} drawings in {len(cats)} categories; indexed in {index_s:.0f} s "
           f"(EfficientNet-Lite0, real weights); CPU flags: {cpu_features()}; load {os.getloadavg()[0]:.1f}")
