@@ -173,6 +173,7 @@ def test_a_query_within_some_photos_returns_only_them(indexed):
         assert sorted(h.path for h in results.hits) == sorted(group)
 
 
+@pytest.mark.slow  # indexes with the tiny CLIP (text+image): a few seconds
 def test_captions_learn_text_to_photo_and_too_few_are_refused(photo_dir, tiny_clip, tmp_path, capsys):
     from pixseek.adapt.metrics import caption_figures
     from pixseek.adapt.train import train_pairs

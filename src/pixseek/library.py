@@ -172,6 +172,9 @@ class Library:
             db.execute("DELETE FROM meta WHERE key IN ('model', 'dim', 'adapter', 'store_space')")
         self.stores.close()
         self.stores.remove_faiss_file()
+        from .adapt.adapter import remove_unused
+
+        remove_unused(self.db_dir, None)
 
     @contextlib.contextmanager
     def writing(self):
