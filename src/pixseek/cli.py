@@ -423,7 +423,7 @@ def add_tune_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rank", type=int, default=64, help="rank of the adapter (default 64)")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     p.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT,
-                   help="how strongly the adapter keeps the similarities among your other photos (default 20; "
+                   help="how strongly the adapter keeps the similarities among your other photos (default 10; "
                         "0: labels alone)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default 0)")
     p.set_defaults(func=cmd_tune)
