@@ -19,6 +19,7 @@ gradio_client = pytest.importorskip("gradio_client")
 ENDPOINTS = {"/search", "/search_by_photo", "/forget_photo", "/load_more", "/detail", "/more_like_this",
              "/folders", "/library", "/index_folder", "/rescan", "/index_progress",
              "/find_duplicates", "/choose", "/review_action", "/apply_duplicates", "/undo_last", "/not_duplicates",
+             "/tag_result", "/suggest_tag", "/accept_suggestion", "/reject_suggestion", "/tags",
              "/clusters", "/open_cluster", "/search_cluster", "/tune", "/tune_off", "/tuning"}
 
 
@@ -174,3 +175,29 @@ def test_only_thumbnails_are_served(client, served, tmp_path):
     finally:
         (gallery / "zz-link-out.jpg").unlink()
         lib.index([gallery])
+
+
+def test_tag_results_then_accept_and_reject_suggestions_and_filter_by_tag(client, served):
+    _, lib, gallery = served
+    items, _ = client.predict("a rocket", 6, api_name="/search")
+    shown = names(items)
+    assert "is not indexed" not in client.predict(0, "ui-tag", api_name="/tag_result")
+    assert "2 example(s)" in client.predict(1, "ui-tag", api_name="/tag_result")
+    assert "pick a photo first" in client.predict(99, "ui-tag", api_name="/tag_result")
+
+    items, status, _ = client.predict("ui-tag", False, api_name="/suggest_tag")
+    suggested = names(items)
+    assert len(suggested) == min(24, lib.catalog.count_images() - 2) and not set(suggested) & set(shown[:2])
+    items, status, _, table = client.predict("ui-tag", 0, False, api_name="/accept_suggestion")
+    assert f"{suggested[0]} is **ui-tag**" in status.replace(str(gallery) + "/", "")
+    items, status, _, table = client.predict("ui-tag", 0, False, api_name="/reject_suggestion")
+    info, = [t for t in lib.tags() if t.name == "ui-tag"]
+    assert (info.positives, info.negatives) == (3, 1)
+    assert ["ui-tag", 3, 3, 1, 0] == table["data"][[r[0] for r in table["data"]].index("ui-tag")][:5]
+
+    items, _ = client.predict("a rocket", 24, api_name="/search", tags="ui-tag")
+    assert sorted(names(items)) == sorted([*shown[:2], suggested[0]])
+    _, status = client.predict("a rocket", 24, api_name="/search", tags="nosuch")
+    assert "unknown tag &#x27;nosuch&#x27;" in status
+    _, status, _ = client.predict("nosuch", False, api_name="/suggest_tag")
+    assert "unknown tag &#x27;nosuch&#x27;" in status

@@ -669,7 +669,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             lib.remove_tag(args.name)
             emit(args, {"tag": args.name, "removed": True}, f"{args.name}: removed")
         elif args.write_xmp:
-            written, problems = lib.tag_book.write_xmp(args.name)
+            written, problems = lib.write_tag_xmp(args.name)
             for problem in problems:
                 print(f"pixseek: {problem}", file=sys.stderr)
             emit(args, {"tag": args.name, "sidecars": written, "problems": problems},

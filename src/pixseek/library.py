@@ -402,6 +402,11 @@ class Library:
         into the XMP sidecar (``dc:subject``) of every file that carries it."""
         return self.tag_book.apply(name, min_probability, write_xmp=write_xmp)
 
+    def write_tag_xmp(self, name: str) -> tuple[int, list[str]]:
+        """Write the tag into the XMP sidecar of every file that carries it: (sidecars written,
+        one line per sidecar left alone and why)."""
+        return self.tag_book.write_xmp(name)
+
     def tags(self, *, estimate: bool = True) -> list[TagInfo]:
         """Every tag with its counts, examples and (``estimate``) cross-validated precision."""
         return [self.tag_book.info(n, estimate=estimate) for n in self.tag_book.names()]

@@ -22,6 +22,7 @@ from .context import UiContext
 from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
 from .explore_tab import explore_tab
 from .search_tab import search_tab
+from .tags_tab import tags_tab
 
 CSS = """
 #results .thumbnail-item { border-radius: 6px; }
@@ -121,6 +122,7 @@ TABS: list[tuple[str, str, TabBuilder]] = [
     ("Search", "search", search_tab),
     ("Library", "library", library_tab),
     ("Duplicates", "duplicates", duplicates_tab),
+    ("Tags", "tags", tags_tab),
     ("Explore", "explore", explore_tab),
 ]
 

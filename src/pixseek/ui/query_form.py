@@ -41,10 +41,12 @@ class SearchForm:
     min_size: str = ""
     strong: bool = False
     all_copies: bool = False
+    tags: str = ""  # comma-separated: photos with every one of these tags
+    not_tags: str = ""  # comma-separated: photos with none of them
 
     def __post_init__(self) -> None:
         # Values come from the page or from an API client as JSON: normalise types and blanks here.
-        for name in ("text", "negatives", "under", "since", "until", "min_size"):
+        for name in ("text", "negatives", "under", "since", "until", "min_size", "tags", "not_tags"):
             object.__setattr__(self, name, str(getattr(self, name) or "").strip())
         object.__setattr__(self, "orientation", str(self.orientation or ANY_ORIENTATION).strip().lower())
         try:
@@ -70,7 +72,8 @@ class SearchForm:
         """The filters the form sets; a bad value raises QueryError (one line, from the library)."""
         orientation = None if self.orientation == ANY_ORIENTATION else self.orientation
         return Filters(under=self.under or (), since=self.since or None, until=self.until or None,
-                       orientation=orientation, min_size=self.min_size or None)
+                       orientation=orientation, min_size=self.min_size or None,
+                       tags=_names(self.tags), not_tags=_names(self.not_tags))
 
     def has_terms(self, photo: EncodedQuery | None) -> bool:
         """True when there is something to look for (words or a photo); "not" alone only steers."""
@@ -89,6 +92,10 @@ class SearchForm:
         return Query(text=self.text or None, images=images, negatives=negatives, weights=weights,
                      filters=self.filters(), k=self.k, offset=offset, strong=self.strong,
                      collapse=not self.all_copies)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class SearchView:
     info: gr.Markdown
     like_btn: gr.Button
     close_btn: gr.Button
+    tag_name: gr.Textbox
+    tag_btn: gr.Button
     selected: gr.Number
     status: gr.Markdown
     hits_st: gr.State  # the hits shown, as dicts, in gallery order
@@ -126,8 +128,13 @@ def _filters_and_weights(lib: Library) -> dict[str, gr.components.Component]:
                                      elem_id="photo-weight", scale=1)
             not_weight = gr.Slider(0, 2, value=1, step=0.1, label="How much “but not” subtracts",
                                    elem_id="not-weight", scale=1)
+        with gr.Row():
+            tags = gr.Textbox(label="Tagged", value="", placeholder="receipt, scan", elem_id="tags",
+                              info="every one of these tags (Tags tab)")
+            not_tags = gr.Textbox(label="Not tagged", value="", placeholder="screenshot", elem_id="not-tags",
+                                  info="none of these tags")
     return dict(photo_weight=photo_weight, not_weight=not_weight, under=under, since=since, until=until,
-                orientation=orientation, min_size=min_size)
+                orientation=orientation, min_size=min_size, tags=tags, not_tags=not_tags)
 
 
 def _results_row() -> dict[str, Any]:
@@ -143,8 +150,11 @@ def _results_row() -> dict[str, Any]:
             with gr.Row():
                 like_btn = gr.Button("More like this", variant="primary", elem_id="more-like-this")
                 close_btn = gr.Button("Close", elem_id="close-detail")
+            with gr.Row(equal_height=True):
+                tag_name = gr.Textbox(label="Tag this photo as", placeholder="receipt", scale=2, elem_id="tag-as")
+                tag_btn = gr.Button("Tag", scale=1, elem_id="tag-this")
     return dict(gallery=gallery, more_btn=more_btn, detail=detail, big=big, info=info, like_btn=like_btn,
-                close_btn=close_btn)
+                close_btn=close_btn, tag_name=tag_name, tag_btn=tag_btn)
 
 
 # -- events ----------------------------------------------------------------------------------------
@@ -168,6 +178,7 @@ def _wire(view: SearchView, on: SearchEvents, ctx: UiContext) -> None:
                      inputs_kwargs=fields_but_text, api_name="more_like_this", **busy)
     v.close_btn.click(lambda: gr.Column(visible=False), None, v.detail, api_visibility="private")
     # Folders added in the Library tab show up in the folder filter when this tab is opened again.
+    v.tag_btn.click(on.tag_this, [v.selected, v.hits_st, v.tag_name], v.status, api_name="tag_result")
     gr.on([ctx.app.load, ctx.tab.select], on.folders, f["under"], f["under"], api_name="folders",
           show_progress="hidden")
 
@@ -277,6 +288,18 @@ class SearchEvents:
         except PixseekError as exc:
             return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *self.failed(exc))
         return (shown, gr.Button(visible=True), "", part, *self.searched_or_failed(form_, part, started))
+
+    def tag_this(self, index: float, hits: list[dict], tag: str) -> str:
+        """The photo in the large view becomes an example of ``tag`` (made when new)."""
+        hit = _hit_at(hits, index)
+        try:
+            if hit is None:
+                raise PixseekError("pick a photo first")
+            info = self.lib.tag(tag, [hit.path])
+        except PixseekError as exc:
+            return render.problem(str(exc))
+        return (f"tagged {os.path.basename(hit.path)} as **{info.name}** ({info.positives} example(s)); "
+                "the Tags tab suggests more")
 
     @staticmethod
     def forget() -> tuple:
