@@ -208,3 +208,19 @@ def test_tune_from_tags(indexed, capsys):
     capsys.readouterr()
     code, (report,), _ = run(capsys, "tune", "--from", "tags", "--db", str(db))
     assert code == 0 and (report["source"], report["labels"], report["photos"]) == ("tags", 3, 24)
+
+
+@pytest.mark.slow  # starts Milvus Lite
+def test_tune_and_off_with_milvus(albums, tmp_path, milvus_spec):
+    photos = tmp_path / "photos"
+    shutil.copytree(albums, photos)
+    with pixseek.open(tmp_path / "db", model="fake:pixels", store=milvus_spec) as lib:
+        lib.index([photos])
+        ids = np.sort(lib.catalog.ids_with_vectors())
+        own = lib.catalog.vectors(ids.tolist())
+        before = [(h.path, round(h.score, 5)) for h in lib.similar(photos / "sea" / "sea-2.png", k=8)]
+        lib.tune("folders")
+        np.testing.assert_allclose(lib.store.get(ids), lib.stores.adapter.apply(own), atol=1e-5)
+        assert lib.tune_off()
+        np.testing.assert_allclose(lib.store.get(ids), own, atol=1e-6)
+        assert [(h.path, round(h.score, 5)) for h in lib.similar(photos / "sea" / "sea-2.png", k=8)] == before
