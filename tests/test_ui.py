@@ -19,7 +19,8 @@ gradio_client = pytest.importorskip("gradio_client")
 ENDPOINTS = {"/search", "/search_by_photo", "/forget_photo", "/load_more", "/detail", "/more_like_this",
              "/folders", "/library", "/index_folder", "/complete_folder", "/rescan", "/index_progress",
              "/find_duplicates", "/choose", "/review_action", "/apply_duplicates", "/undo_last", "/not_duplicates",
-             "/tag_result", "/suggest_tag", "/accept_suggestion", "/reject_suggestion", "/tags"}
+             "/tag_result", "/suggest_tag", "/accept_suggestion", "/reject_suggestion", "/tags",
+             "/clusters", "/open_cluster", "/search_cluster", "/tune", "/tune_off", "/tuning"}
 
 
 @pytest.fixture(scope="module")

@@ -193,6 +193,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
+    if st.tuned:
+        t = st.tuned
+        print("tuned:   " + (t.get("problem") or f"from {t.get('source')} ({t.get('labels')} labels, {t.get('photos')} "
+                                                 "photos; `pixseek tune --off` undoes it)"))
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
@@ -378,6 +382,83 @@ def cmd_eval_dedup(args: argparse.Namespace) -> int:
         print("\n".join(report.lines()))
     return 0
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        if args.off:
+            if args.source:
+                print("pixseek: --off takes no --from", file=sys.stderr)
+                return 2
+            was = lib.tune_off()
+            emit(args, {"tuned": False, "was_tuned": was},
+                 "back to the model's own vectors" if was else "this index was not tuned: nothing to undo")
+            return 0
+        if not args.source:
+            print("pixseek: tune needs --from SOURCE (folders, tags, labels FILE.csv, captions FILE.csv, "
+                  "duplicates) or --off", file=sys.stderr)
+            return 2
+        source, *rest = args.source
+        if len(rest) > 1:
+            print(f"pixseek: --from {source} takes at most one file", file=sys.stderr)
+            return 2
+        report = lib.tune(source, rest[0] if rest else None, holdout=args.holdout, rank=args.rank,
+                          steps=args.steps, keep_weight=args.keep_weight, seed=args.seed)
+    emit(args, report.to_dict(), "\n".join(report.lines()))
+    return 0
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    if args.k < 1:
+        print("pixseek: -k must be at least 1", file=sys.stderr)
+        return 2
+    with open_library(args) as lib:
+        report = lib.clusters(args.k, outliers=args.outliers, paths=args.paths or None)
+    for c in report.clusters:
+        emit(args, c.to_dict(), f"cluster {c.number}: {c.size} photos (cohesion {c.cohesion:.2f}): "
+             + ", ".join(os.path.basename(p) for p in c.paths[:5]) + (" ..." if c.size > 5 else ""))
+    for path, score in report.outliers:
+        emit(args, {"outlier": path, "similarity": round(score, 4)}, f"unlike the rest: {path} ({score:.3f})")
+    if args.html:
+        from .explore_html import write_clusters_html
+
+        write_clusters_html(report, args.html)
+        if not args.json:
+            print(f"page: {os.path.abspath(args.html)}")
+    return 0
+
+
+def add_tune_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """`tune` (an adapter learnt from the user's labels) and `clusters` (groups and outliers)."""
+    from .adapt.train import KEEP_WEIGHT
+    p = sub.add_parser("tune", parents=[common], help="adapt the vector space to your labels (or --off)",
+                       description="Learn a small adapter on top of the model from your labels (albums as "
+                                   "folders, tags, a labels CSV, captions, duplicate groups), print precision@10, "
+                                   "mAP and recall@K on held-out photos before and after, and use it for every "
+                                   "search and every photo indexed from now on. Photos are not encoded again. "
+                                   "--off goes back to the model's own vectors exactly.")
+    p.add_argument("--from", dest="source", nargs="+", metavar="SOURCE",
+                   help="folders | tags | duplicates | labels FILE.csv (path,label rows) | captions FILE.csv "
+                        "(path,caption rows; text+image models)")
+    p.add_argument("--off", action="store_true", help="back to the model's own vectors")
+    p.add_argument("--holdout", type=float, default=0.3,
+                   help="share of each label's photos held out to measure on (default 0.3; 0: learn from all)")
+    p.add_argument("--rank", type=int, default=64, help="rank of the adapter (default 64)")
+    p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    p.add_argument("--keep-weight", type=float, default=KEEP_WEIGHT,
+                   help="how strongly the adapter keeps the similarities among your other photos (default 10; "
+                        "0: labels alone)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default 0)")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("clusters", parents=[common], help="groups of look-alike photos, and outliers",
+                       description="Group the indexed photos (under FOLDER when given) into -k clusters of "
+                                   "look-alike photos (in the tuned space when the index is tuned), and list "
+                                   "the photos least like the rest.")
+    p.add_argument("paths", nargs="*", metavar="FOLDER", help="only photos under these folders")
+    p.add_argument("-k", type=int, default=20, help="number of clusters (default 20)")
+    p.add_argument("--outliers", type=int, default=10, help="how many outliers to list (default 10)")
+    p.add_argument("--html", metavar="FILE", help="also write a page with thumbnails")
+    p.set_defaults(func=cmd_clusters)
+
 
 # -- parser ----------------------------------------------------------------------------------------------
 Subparsers = argparse._SubParsersAction  # what add_subparsers returns
@@ -396,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(sub, common, model)
     add_eval_commands(sub, common, model)
     add_tag_commands(sub, common)
+    add_tune_commands(sub, common)
     return parser
 
 

@@ -179,3 +179,51 @@ def outliers(vectors: np.ndarray, n: int = 5, neighbours: int = 5) -> list[tuple
     score = neighbour_similarity(vectors, neighbours)
     worst = np.argsort(score, kind="stable")[:n]
     return [(int(i), float(score[i])) for i in worst]
+
+
+@dataclass(frozen=True)
+class PhotoCluster:
+    """One group of look-alike photos: its members' paths, closest to the centre first, and how
+    alike they are (mean cosine similarity to the centre)."""
+
+    number: int
+    paths: list[str]
+    cohesion: float
+
+    @property
+    def size(self) -> int:
+        return len(self.paths)
+
+    def to_dict(self, examples: int | None = None) -> dict:
+        return {"cluster": self.number, "size": self.size, "cohesion": round(self.cohesion, 4),
+                "paths": self.paths if examples is None else self.paths[:examples]}
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """What ``pixseek clusters`` and the Explore tab show: the groups, largest first, and the photos
+    least like the rest, as ``(path, mean similarity to their nearest neighbours)``."""
+
+    clusters: list[PhotoCluster]
+    outliers: list[tuple[str, float]]
+    photos: int
+
+
+def cluster_report(emb: Embeddings, vectors: np.ndarray | None = None, k: int = 20, *, outlier_count: int = 10,
+                   seed: int = 0) -> ClusterReport:
+    """k-means clusters and outliers of ``emb`` (``vectors``: the same photos in another space, e.g.
+    tuned; default ``emb.vectors``). ``k`` larger than the number of photos is lowered to it."""
+    x = emb.vectors if vectors is None else np.asarray(vectors, dtype=np.float32)
+    if len(x) == 0:
+        return ClusterReport([], [], 0)
+    result = kmeans(x, max(1, min(k, len(x))), seed=seed)
+    groups = []
+    for c, members in enumerate(result.representatives):
+        if not members:
+            continue
+        cohesion = float((x[members] @ result.centroids[c]).mean())
+        groups.append(PhotoCluster(len(groups) + 1, [emb.paths[i] for i in members], cohesion))
+    odd = []
+    if outlier_count and len(x) >= 2:
+        odd = [(emb.paths[i], score) for i, score in outliers(x, n=min(outlier_count, len(x)))]
+    return ClusterReport(groups, odd, len(x))

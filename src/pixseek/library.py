@@ -167,9 +167,13 @@ class Library:
         self.stores.clear_for_reindex()
         with self.catalog.transaction() as db:
             self.catalog.drop_vectors(db)
-            db.execute("DELETE FROM meta WHERE key IN ('model', 'dim')")
+            # an adapter learnt on the old model's vectors means nothing for the new one
+            db.execute("DELETE FROM meta WHERE key IN ('model', 'dim', 'adapter', 'store_space')")
         self.stores.close()
         self.stores.remove_faiss_file()
+        from .adapt.adapter import remove_unused
+
+        remove_unused(self.db_dir, None)
 
     @contextlib.contextmanager
     def writing(self):
@@ -270,6 +274,54 @@ class Library:
         self._require_images()
         return load_embeddings(self.catalog, [os.path.expanduser(os.fspath(p)) for p in paths] if paths else None)
 
+    # -- tuning to the user's labels (pixseek.adapt) -----------------------------------------------------
+    def tune(self, source: str = "folders", file: str | os.PathLike | None = None, **options):
+        """Learn an adapter from ``source`` (``folders``, ``labels`` + a ``path,label`` CSV,
+        ``captions`` + a ``path,caption`` CSV, ``duplicates``, ``tags``), print-ready before/after
+        figures on a held-out split, and tune the index with it (the store holds adapted vectors;
+        queries and new photos pass the adapter; the catalogue keeps the model's own vectors).
+        ``options``: ``holdout``, ``rank``, ``steps``, ``seed``. Returns an ``adapt.tune.TuneReport``.
+
+        >>> lib.tune("folders").lines()                                  # doctest: +SKIP
+        """
+        from .adapt.tune import tune
+
+        self._check_model()
+        return tune(self, source, None if file is None else _absolute(file), **options)
+
+    def tune_off(self) -> bool:
+        """Back to the model's own vectors, exactly; ``False`` when the index was not tuned."""
+        from .adapt.tune import tune_off
+
+        return tune_off(self)
+
+    def tuned(self) -> dict | None:
+        """What the index is tuned with (adapter file, source, before/after figures), or ``None``."""
+        from .adapt.tune import tuned_with
+
+        return tuned_with(self)
+
+    def _tuned_or_none(self) -> dict | None:
+        try:
+            return self.tuned()
+        except PixseekError as exc:  # a missing adapter file: status still answers, and says so
+            return {"problem": str(exc)}
+
+    def clusters(self, k: int = 20, *, outliers: int = 10, paths: Iterable[str | os.PathLike] | None = None,
+                 seed: int = 0):
+        """Groups of photos that look alike (spherical k-means in the store's space: tuned when the
+        index is tuned) and the photos least like the rest. Returns an ``explore.ClusterReport``."""
+        from .explore import cluster_report
+
+        emb = self.embeddings(paths)
+        return cluster_report(emb, self.stores.to_space(emb.vectors), k, outlier_count=outliers, seed=seed)
+
+    def query_within(self, query: Query, paths: Iterable[str | os.PathLike]) -> SearchResults:
+        """``query`` among the indexed photos ``paths`` only (a cluster of the Explore tab)."""
+        wanted = {row.id for p in paths if (row := self.catalog.row_by_path(_absolute(p))) is not None}
+        others = np.setdiff1d(self.catalog.ids_with_vectors(), np.fromiter(wanted, np.int64, len(wanted)))
+        return self.query(query, exclude_ids=others.tolist())
+
     # -- duplicates (dedup.py, actions.py) -------------------------------------------------------------
     def duplicates(self, paths: Iterable[str | os.PathLike] | None = None, *, similar: bool = False,
                    keep: str | None = None, protect: Iterable[str | os.PathLike] = (),
@@ -369,7 +421,7 @@ class Library:
         return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
                              pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=self.stores.line(), signals=self.signal_coverage())
+                             store=self.stores.line(), signals=self.signal_coverage(), tuned=self._tuned_or_none())
 
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new

@@ -102,6 +102,7 @@ class LibraryStatus:
     db: str = ""
     store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.stores.keeper)
     signals: list[SignalCoverage] = field(default_factory=list)  # per-photo signals and their coverage
+    tuned: dict[str, Any] | None = None  # the adapter `pixseek tune` made (source, figures), or None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -154,10 +154,11 @@ class Searcher:
             ids = store.ids()
             # ids are never reused, so count, ends and sum change whenever the collection does
             fingerprint = (len(ids), int(ids[0]) if len(ids) else -1, int(ids[-1]) if len(ids) else -1,
-                           int(ids.sum()))
+                           int(ids.sum()), getattr(getattr(store, "adapter", None), "digest", None))
             if self._background is None or self._background[0] != fingerprint:
                 self._background = (fingerprint, background_sample(store))
             background = self._background[1]
+            vec = store.to_space(vec)  # the background is stored vectors: adapted on a tuned index
         return strong_cutoff(vec, background, z)
 
     def _ranking(self, vec: np.ndarray, query: Query, allowed: np.ndarray | None, exclude: frozenset[int],

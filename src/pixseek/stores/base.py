@@ -98,6 +98,11 @@ class VectorStore(ABC):
         ids = self.ids()
         return self.remove(ids) if len(ids) else 0
 
+    def to_space(self, vecs: np.ndarray) -> np.ndarray:
+        """``vecs`` as this store compares them: as they are, unless the store holds adapted
+        vectors (``pixseek.adapt``), whose queries pass the adapter."""
+        return vecs
+
     def count_all(self) -> int:
         """Vectors in the whole store, other id ranges included."""
         return len(self)

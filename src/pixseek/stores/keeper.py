@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pixseek.adapt import space as adapt_space
+from pixseek.adapt.adapter import Adapter
 from pixseek.catalog import Catalog
 from pixseek.errors import PixseekError
 from pixseek.shard import UNSHARDED_RANGE, ShardError, ShardSpec
@@ -66,6 +68,7 @@ class StoreKeeper:
         self.auth = auth
         self.lock = lock or threading.RLock()
         self._store: VectorStore | None = None
+        self._adapter: tuple[str, Adapter] | None = None  # (file name, adapter) once loaded
         self.spec = self._resolve(requested)
 
     # -- which store ------------------------------------------------------------------------------
@@ -133,15 +136,62 @@ class StoreKeeper:
             return self._store
 
     def open(self, spec: str, dim: int) -> VectorStore:
-        """Open ``spec`` for this index, scoped to its ids; not reconciled, not kept (close it)."""
+        """Open ``spec`` for this index, scoped to its ids; not reconciled, not kept (close it).
+        With a tuned index the store takes and is searched with adapted vectors (``pixseek.adapt``)."""
         if spec == FAISS:
-            return open_store(self.db_dir / STORE_FILE, dim)
-        return open_store(spec, dim, auth=self.auth or MilvusAuth.resolve(), id_range=self.scope())
+            store = open_store(self.db_dir / STORE_FILE, dim)
+        else:
+            store = open_store(spec, dim, auth=self.auth or MilvusAuth.resolve(), id_range=self.scope())
+        adapter = self.adapter
+        return store if adapter is None else adapt_space.AdaptedStore(store, adapter)  # type: ignore[return-value]
+
+    # -- the vector space (pixseek.adapt) ----------------------------------------------------------
+    @property
+    def adapter(self) -> Adapter | None:
+        """The adapter the index is tuned with (``pixseek tune``), or ``None``."""
+        name = self.catalog.get_meta(adapt_space.META_ADAPTER)
+        if name is None:
+            return None
+        if self._adapter is None or self._adapter[0] != name:
+            self._adapter = (name, Adapter.load(self.db_dir / name))
+        return self._adapter[1]
+
+    def to_space(self, vecs: np.ndarray) -> np.ndarray:
+        """Catalogue vectors as the store holds them (adapted when the index is tuned)."""
+        adapter = self.adapter
+        return vecs if adapter is None else adapter.apply(vecs)
+
+    def set_space(self, adapter_name: str | None) -> None:
+        """Record ``adapter_name`` (``None``: the model's own vectors) as the index's space and
+        rebuild the store from the catalogue's vectors in it; crash-safe (see ``adapt.space``)."""
+        with self.lock:
+            with self.catalog.transaction() as db:
+                if adapter_name is None:
+                    db.execute("DELETE FROM meta WHERE key = ?", (adapt_space.META_ADAPTER,))
+                else:
+                    self.catalog.set_meta(db, adapt_space.META_ADAPTER, adapter_name)
+                self.catalog.set_meta(db, adapt_space.META_SPACE, adapt_space.REBUILDING)
+            self.close()
+            if self.catalog.get_meta("dim") is not None:
+                self.store  # opening rebuilds it (_open_synced)
+
+    def _rebuild_space(self, store: VectorStore) -> None:
+        """The store holds another space's vectors (a tune, or an interrupted one): fill it again."""
+        store.clear()
+        self.reconcile(store)
+        store.save()
+        with self.catalog.transaction() as db:
+            self.catalog.set_meta(db, adapt_space.META_SPACE, adapt_space.wanted_space(self.catalog.get_meta))
+        if self.spec != FAISS:
+            self.mark(self.spec, synced=True)
 
     def _open_synced(self, dim: int) -> VectorStore:
         store = self.open(self.spec, dim)
         try:
-            if self.spec == FAISS:
+            if (adapt_space.store_space(self.catalog.get_meta) != adapt_space.wanted_space(self.catalog.get_meta)
+                    and not self.catalog.get_meta(META_MERGED)):
+                self._rebuild_space(store)
+            elif self.spec == FAISS:
                 self.reconcile(store)  # in memory: cheap, always
                 # an IVF-SQ8 file from before exact re-ranking: rebuilt once, from the catalogue's vectors
                 store.upgrade(lambda ids: self.catalog.vectors(ids.tolist()))

@@ -20,6 +20,7 @@ from ..library import Library
 from . import render
 from .context import UiContext
 from .duplicates import CSS as DUPLICATES_CSS, duplicates_tab
+from .explore_tab import explore_tab
 from .search_tab import search_tab
 from .tags_tab import tags_tab
 
@@ -143,6 +144,7 @@ TABS: list[tuple[str, str, TabBuilder]] = [
     ("Library", "library", library_tab),
     ("Duplicates", "duplicates", duplicates_tab),
     ("Tags", "tags", tags_tab),
+    ("Explore", "explore", explore_tab),
 ]
 
 
