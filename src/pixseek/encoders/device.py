@@ -11,6 +11,7 @@ does not see, or for a device pixseek does not know, is a one-line ``ModelLoadEr
 from __future__ import annotations
 
 import re
+import sys
 
 from ..errors import ModelLoadError
 
@@ -26,7 +27,7 @@ def resolve_device(device: str | None, *, check: bool = True) -> str:
     """
     device = (device or "").strip()
     if device in AUTO:
-        if not might_have_gpu():
+        if "torch" not in sys.modules and not might_have_gpu():
             return "cpu"  # without importing torch (~2 s): a cached ONNX export then runs torch-free
         import torch
 
@@ -44,7 +45,7 @@ def resolve_device(device: str | None, *, check: bool = True) -> str:
 def might_have_gpu() -> bool:
     """False when this machine surely has no CUDA GPU (no NVIDIA driver: no ``/proc/driver/nvidia``
     and no ``/dev/nvidia*``; ``CUDA_VISIBLE_DEVICES`` empty or ``-1``): then ``auto`` is ``cpu``
-    without asking torch."""
+    without importing torch (once torch is imported, it is asked: that is free)."""
     import glob
     import os
 
