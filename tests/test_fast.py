@@ -88,6 +88,7 @@ SEARCH_WITHOUT_TORCH = """
 import sys
 from pixseek.cli import main
 code = main(["search", "a cat", "--db", sys.argv[1], "-k", "3", "--json"])
+code = code or main(["similar", sys.argv[2], "--db", sys.argv[1], "-k", "2", "--json"])  # an image not indexed
 heavy = sorted(m for m in ("torch", "open_clip", "timm", "torchvision", "onnx") if m in sys.modules)
 print("HEAVY", ",".join(heavy))
 sys.exit(code)
@@ -99,12 +100,31 @@ def test_a_text_query_from_a_cached_export_imports_no_torch(gallery, tiny_clip, 
     db = tmp_path / "db"
     with pixseek.open(db, model=tiny_clip, backend="onnx") as lib:  # exports (and indexes)
         assert lib.index([gallery]).backend == "onnx fp32"  # the summary says what encoded
-    proc = subprocess.run([sys.executable, "-c", SEARCH_WITHOUT_TORCH, str(db)], capture_output=True, text=True,
-                          timeout=120)
+    outside = tmp_path / "outside.jpg"
+    Image.fromarray(photo_array("chelsea")[:, ::-1]).save(outside)
+    proc = subprocess.run([sys.executable, "-c", SEARCH_WITHOUT_TORCH, str(db), str(outside)], capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     hits = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert len(hits) == 3
+    assert len(hits) == 5 and hits[3]["path"].endswith("chelsea.jpg")
     assert "HEAVY \n" in proc.stdout + "\n", proc.stdout  # torch, open_clip, timm, onnx: none imported
+
+
+def test_the_torch_free_transform_is_open_clips_own(tiny_clip, images):
+    """A cached export's image transform without torch (Pillow's resize, as torchvision does on a
+    PIL image) gives the pixels of the torch resize within 2/255 and the same vectors."""
+    from pixseek.encoders.pixels import PilTransform
+
+    enc = load_encoder(ModelSpec(tiny_clip), backend="onnx")
+    pil = PilTransform.from_open_clip(enc.meta["parts"]["preprocess_cfg"])
+    assert pil is not None
+    for image in images[:6]:
+        got, want = pil(image), enc.preprocess(image).numpy()
+        assert got.shape == want.shape and got.dtype == np.float32
+        assert np.abs(got - want).max() * 0.27 <= 2.5 / 255  # std ~0.27: back to pixel units
+    cos = np.sum(enc.encode_pixels(np.stack([pil(i) for i in images])) * enc.encode_images(images), axis=1)
+    assert cos.min() >= 0.999
+    assert PilTransform.from_open_clip({"size": 224, "resize_mode": "squash", "mean": [0], "std": [1]}) is None
 
 
 def test_the_default_back_end_switches_to_onnx_once_exported(tiny_clip, images, monkeypatch):
@@ -151,3 +171,17 @@ def test_a_default_run_reports_its_back_end_and_switches_mid_run(gallery, tiny_c
         assert report.backend.startswith("torch fp32 for 4 photos, then onnx")
         assert any("switched to ONNX Runtime" in n for n in report.notes)
         assert lib.search("a cat", k=3)
+
+
+def test_the_export_job_fills_the_cache_once(tiny_clip):
+    """What a small default run leaves to a detached process (``python -m pixseek.encoders.export_job``)."""
+    from pixseek.encoders import export_job
+
+    model_id = load_encoder(ModelSpec(tiny_clip)).id
+    assert not ox.is_cached(model_id)
+    assert export_job.main([model_id]) == 0 and ox.is_cached(model_id)
+    folder = ox.cache_dir_for(model_id)
+    assert (folder / f"image.int8-{ox.int8_scheme()}.onnx").is_file()  # int8 made with the export
+    stamp = (folder / "meta.json").stat().st_mtime_ns
+    assert export_job.main([model_id]) == 0 and (folder / "meta.json").stat().st_mtime_ns == stamp
+    assert export_job.main([]) == 2

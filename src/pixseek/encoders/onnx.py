@@ -44,6 +44,7 @@ PRECISIONS = ("auto", "fp32", "int8")  # auto: int8 once checked on ONNX Runtime
 EXPORT_VERSION = 4  # bump when the exported graphs change (or their opset), so caches are rebuilt
 CACHE_ENV = "PIXSEEK_CACHE"
 
+TORCH_TRANSFORM_MIN = 1000  # new photos in a run from which a cached export's transform imports torch
 INT8_SAMPLE = 64  # photos encoded both ways before the verdict
 INT8_MIN_SAMPLE = 12  # a run with fewer new photos decides nothing (fp32 is used meanwhile)
 INT8_MIN_COSINE = 0.99
@@ -212,6 +213,7 @@ class _ExportedParts(Encoder):
         self.input_size = int(meta["input_size"])
         self._preprocess = None
         self._preprocess_lock = threading.Lock()
+        self.torch_transform = False  # True: the torch resize (encoders.pixels), set by expect()
         self.tokenizer = None
         if parts["kind"] == "open_clip" and self.supports_text:
             if parts.get("bpe") and (folder / "bpe_simple_vocab_16e6.txt.gz").is_file():
@@ -233,10 +235,22 @@ class _ExportedParts(Encoder):
                     self._preprocess = self._build_transform()
         return self._preprocess(image)
 
+    def expect(self, photos: int) -> None:
+        """A run of ``photos`` new photos: past ``TORCH_TRANSFORM_MIN`` importing torch for its
+        faster resize pays (~5 s once against ~6 ms a photo); fewer, and Pillow's resize does it."""
+        if photos >= TORCH_TRANSFORM_MIN and self._preprocess is None:
+            self.torch_transform = True
+
     def _build_transform(self):
-        from .pixels import ModelTransform
+        import sys
+
+        from .pixels import ModelTransform, PilTransform
 
         if self.parts["kind"] == "open_clip":
+            pil = PilTransform.from_open_clip(self.parts["preprocess_cfg"])
+            if pil is not None and not (self.torch_transform or "torch" in sys.modules):
+                return pil  # torch-free: image queries and small runs
+
             from open_clip.transform import PreprocessCfg, image_transform_v2
 
             return ModelTransform(image_transform_v2(PreprocessCfg(**self.parts["preprocess_cfg"]), is_train=False))
@@ -447,6 +461,12 @@ class OnnxEncoder(Encoder):
             self._observe(ref, self._run(self._part("image", "int8"), "pixels", x))
             return l2_normalize(ref)
         return l2_normalize(self._run(self._part("image", self.active_precision), "pixels", x))
+
+    def expect(self, photos: int) -> None:
+        """The run ahead has ``photos`` new photos (a cached export's transform decides on it)."""
+        inner = getattr(self.base, "expect", None)
+        if inner is not None:
+            inner(photos)
 
     def warm_up(self) -> None:
         """Create the image sessions the next batch needs (~0.2 s each for ViT-B-32)."""
