@@ -40,13 +40,12 @@ GOAL_ENCODER_RATE = 18.0  # images/s, ViT-B-32 on the 2-core reference machine
 
 
 def cpu_features() -> str:
-    """The SIMD extensions that decide int8 and fp32 speed (VNNI: int8 dot products in one step)."""
-    try:
-        flags = set(open("/proc/cpuinfo").read().split())
-    except OSError:
-        return "unknown"
-    names = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"]
-    return ", ".join(n for n in names if n in flags) or "none of " + ", ".join(names)
+    """The SIMD extensions that decide int8 and fp32 speed (VNNI: int8 dot products in one step),
+    and the int8 scheme pixseek picks for them (``encoders.onnx.int8_scheme``)."""
+    from pixseek.encoders.cpu import cpu_flag_summary
+    from pixseek.encoders.onnx import int8_scheme
+
+    return f"{cpu_flag_summary()}; int8 scheme {int8_scheme()}"
 
 
 def sgemm_gflops(n: int = 3072, repeats: int = 3) -> float:
@@ -156,7 +155,7 @@ def main() -> None:
     ap.add_argument("--model", default="ViT-B-32")
     ap.add_argument("--pretrained", default="random")
     ap.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
-    ap.add_argument("--precision", default="int8", choices=["fp32", "int8"])
+    ap.add_argument("--precision", default="int8", choices=["auto", "fp32", "int8"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--batch-size", type=int, default=None, help="pixseek's batch (default 32, 256 on cuda)")
     ap.add_argument("--workers", type=int, default=None, help="pixseek's decode workers (default: its own)")
@@ -218,7 +217,7 @@ def main() -> None:
     torch_rate = model_only(torch_encode, tensors, 32)
     print(f"model only, torch fp32 eager:    {torch_rate:6.2f} images/s  ({torch_rate * per_image / gflops:.0%} of sgemm)")
     enc = load_encoder(ModelSpec(args.model, args.pretrained, args.device), args.backend, args.precision)
-    if hasattr(enc, "precision") and args.precision == "int8":
+    if hasattr(enc, "precision") and args.precision in ("int8", "auto"):
         enc.encode_pixels(torch.stack(tensors[:32]))  # a first sample, so the int8 check can settle
         enc.drain_notes()
     label = f"{type(enc).__name__} {getattr(enc, 'active_precision', 'fp32')}"

@@ -144,3 +144,5 @@ def _onnx_cache(tmp_path_factory):
     """ONNX exports go to a folder of this session, never the user's cache (and `--backend auto`
     does not pick up an export that happens to be cached on this machine)."""
     os.environ["PIXSEEK_CACHE"] = str(tmp_path_factory.mktemp("onnx-cache"))
+    # no detached export processes from small default-settings runs (encoders.switching)
+    os.environ.setdefault("PIXSEEK_BACKGROUND_EXPORT", "0")

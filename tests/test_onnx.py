@@ -72,7 +72,8 @@ def test_export_is_cached_per_model(tiny_clip, tmp_path):
     load_encoder(ModelSpec(tiny_clip), backend="onnx")
     folders = list((tmp_path / "onnx-cache").iterdir())
     assert len(folders) == 1 and {p.name for p in folders[0].iterdir()} >= {
-        "meta.json", "image.fp32.onnx", "image.int8.onnx", "text.fp32.onnx", "text.int8.onnx"}
+        "meta.json", "image.fp32.onnx", "text.fp32.onnx", "bpe_simple_vocab_16e6.txt.gz",
+        f"image.int8-{ox.int8_scheme()}.onnx", f"text.int8-{ox.int8_scheme()}.onnx"}
     stamp = (folders[0] / "image.fp32.onnx").stat().st_mtime_ns
     assert ox.is_cached(load_encoder(ModelSpec(tiny_clip)).id)
     load_encoder(ModelSpec(tiny_clip), backend="onnx")
@@ -152,7 +153,7 @@ def test_int8_passes_for_well_behaved_weights(gallery16, tiny_clip, tmp_path):
         assert report.added == 16
         assert len(report.notes) == 1 and "using int8" in report.notes[0]
         assert lib.encoder.active_precision == "int8"
-        verdict = json.loads((lib.encoder.folder / "int8-check.json").read_text())
+        verdict = json.loads(lib.encoder.verdict_path.read_text())
         assert verdict["passed"] and verdict["cosine"] >= 0.99 and verdict["overlap"] >= 0.9
         assert verdict["sample"] == 16
         assert lib.search("a cat", k=3)
@@ -170,7 +171,7 @@ def test_int8_falls_back_to_fp32_for_outlier_weights(gallery16, tmp_path):
         assert report.added == 16
         assert len(report.notes) == 1 and "falling back to fp32" in report.notes[0]
         assert lib.encoder.active_precision == "fp32"
-        verdict = json.loads((lib.encoder.folder / "int8-check.json").read_text())
+        verdict = json.loads(lib.encoder.verdict_path.read_text())
         assert not verdict["passed"] and verdict["cosine"] < 0.99
         # what was stored is fp32: the same vectors as the torch encoder's
         torch_enc = load_encoder(ModelSpec(model))
@@ -211,7 +212,7 @@ def test_vit_export_uses_fused_attention_and_a_patch_matmul(tiny_clip):
     ops = [n.op_type for n in onnx.load(str(enc.folder / "image.fp32.onnx")).graph.node]
     assert ops.count("MultiHeadAttention") == len(visual.transformer.resblocks)
     assert "Conv" not in ops
-    int8_ops = [n.op_type for n in onnx.load(str(enc.folder / "image.int8.onnx")).graph.node]
+    int8_ops = [n.op_type for n in onnx.load(str(enc.folder / f"image.int8-{enc.scheme}.onnx")).graph.node]
     assert "MultiHeadAttention" in int8_ops and "Conv" not in int8_ops
     assert torch_enc.model.visual is visual and isinstance(visual.conv1, torch.nn.Conv2d)
     assert all(isinstance(b.attn, torch.nn.MultiheadAttention) for b in visual.transformer.resblocks)
@@ -220,7 +221,7 @@ def test_vit_export_uses_fused_attention_and_a_patch_matmul(tiny_clip):
 def test_warm_up_loads_the_sessions_the_next_batch_needs(tiny_clip):
     enc = load_encoder(ModelSpec(tiny_clip), backend="onnx", precision="int8")
     enc.warm_up()  # no verdict yet: the first batch runs both ways
-    assert set(enc._sessions) == {"image.fp32", "image.int8"}
+    assert set(enc._sessions) == {"image.fp32", f"image.int8-{enc.scheme}"}
     fp32 = load_encoder(ModelSpec(tiny_clip), backend="onnx")
     fp32.warm_up()
     assert set(fp32._sessions) == {"image.fp32"}

@@ -138,7 +138,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"pixseek: {note}", file=sys.stderr)
     d = report.to_dict()
     emit(args, d, "indexed: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
-                  "{skipped} skipped in {seconds:.1f} s".format(**d))
+                  "{skipped} skipped in {seconds:.1f} s".format(**d) + (f" ({d['backend']})" if d["backend"] else ""))
     return 0
 
 
@@ -508,9 +508,10 @@ def model_options() -> argparse.ArgumentParser:
     model.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to run the encoder")
     model.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                        help="encoder runtime: onnx (ONNX Runtime, exported once per model), torch, or auto "
-                            "(onnx for int8 or once exported, else torch)")
-    model.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
-                       help="int8: 2-3x faster on a CPU; checked against fp32 on your photos first")
+                            "(onnx once exported, else torch while the export is made)")
+    model.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                       help="int8: 2-5x faster on a CPU, checked against fp32 on your photos first; "
+                            "auto (default): int8 on ONNX Runtime when it passes, else fp32")
     return model
 
 

@@ -32,7 +32,8 @@ class LibrarySettings:
     ViT-B-32); ``device`` ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``store`` where a new index
     keeps its vectors (``faiss``, ``milvus-lite:FILE.db``, ``milvus://HOST:PORT[/COLLECTION]``) and
     ``store_auth`` the Milvus log-in; ``backend`` ``auto``, ``torch`` or ``onnx`` and ``precision``
-    ``fp32`` or ``int8`` (see ``encoders.onnx``).
+    ``auto``, ``fp32`` or ``int8`` (see ``encoders.onnx``; the defaults take ONNX Runtime int8 on a
+    CPU once exported and checked, torch until then: ``encoders.switching``).
     """
 
     model: str | None = None
@@ -41,7 +42,7 @@ class LibrarySettings:
     store: str | os.PathLike | None = None
     store_auth: MilvusAuth | None = None
     backend: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
 
     @classmethod
     def names(cls) -> list[str]:

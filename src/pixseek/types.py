@@ -68,6 +68,7 @@ class IndexReport:
     skipped: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. the int8 check's verdict
+    backend: str = ""  # what encoded: "onnx int8 (u8s8)", "torch fp32 (cpu)", ... ("" when nothing was)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -80,11 +80,11 @@ class Encoder(ABC):
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """PIL RGB images -> (N, dim) float32, L2-normalised."""
-        import torch
+        from .pixels import stack
 
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.encode_pixels(torch.stack([self.preprocess(im) for im in images]))
+        return self.encode_pixels(stack([self.preprocess(im) for im in images]))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> (N, dim) float32, L2-normalised. Image-only encoders refuse."""

@@ -11,6 +11,7 @@ does not see, or for a device pixseek does not know, is a one-line ``ModelLoadEr
 from __future__ import annotations
 
 import re
+import sys
 
 from ..errors import ModelLoadError
 
@@ -26,6 +27,8 @@ def resolve_device(device: str | None, *, check: bool = True) -> str:
     """
     device = (device or "").strip()
     if device in AUTO:
+        if "torch" not in sys.modules and not might_have_gpu():
+            return "cpu"  # without importing torch (~2 s): a cached ONNX export then runs torch-free
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -37,6 +40,19 @@ def resolve_device(device: str | None, *, check: bool = True) -> str:
     if check:
         _check_gpu(device, match.group(1))
     return device
+
+
+def might_have_gpu() -> bool:
+    """False when this machine surely has no CUDA GPU (no NVIDIA driver: no ``/proc/driver/nvidia``
+    and no ``/dev/nvidia*``; ``CUDA_VISIBLE_DEVICES`` empty or ``-1``): then ``auto`` is ``cpu``
+    without importing torch (once torch is imported, it is asked: that is free)."""
+    import glob
+    import os
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return os.path.exists("/proc/driver/nvidia") or bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def _check_gpu(device: str, index: str | None) -> None:

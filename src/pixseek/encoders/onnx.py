@@ -1,23 +1,21 @@
 """ONNX Runtime encoders: the same vectors as torch, faster on a plain CPU, optionally int8.
 
 ``OnnxEncoder`` wraps a loaded torch encoder (open_clip or timm). The first time a model is used
-it exports the image tower (and, for CLIP, the text tower with a free sequence length) to ONNX,
-quantises both with dynamic int8, and caches the files per model under ``cache_root()``; later
-runs load the cache in about a second.
+it exports the image tower (and, for CLIP, the text tower with a free sequence length) to ONNX
+(``encoders.export``) and caches the files per model under ``cache_root()``; the int8 graphs are
+quantised on first use with the scheme this CPU needs (``int8_scheme``). Later runs load the
+cache without torch: this module imports only numpy, Pillow and ONNX Runtime, the tokenizer is
+``encoders.bpe`` and the image transform is built on the first image (text queries never need it).
 
 int8 is checked before it is trusted: int8 GEMMs on CPUs without VNNI multiply-add pairs into
-16-bit sums that can saturate, and outlier activations can ruin per-tensor activation scales, so
-the first time int8 is used for a model, the first ``INT8_SAMPLE`` of the user's own photos are
+16-bit sums that can saturate (there the weights get 7 bits, so they cannot: ``encoders.cpu``), and
+outlier activations can ruin per-tensor activation scales, so the first time int8 is used for a model, the first ``INT8_SAMPLE`` of the user's own photos are
 encoded both ways. When the mean cosine to fp32 is below ``INT8_MIN_COSINE`` or the top-10
 neighbour overlap below ``INT8_MIN_OVERLAP``, the model stays on fp32 for good and says so (the
 verdict is cached with the model). Until the verdict, fp32 vectors are what gets stored.
 
-The exported open_clip ViT image tower is rewritten for ONNX Runtime's CPU kernels (the torch
-model is untouched, and the fp32 export gives the same vectors): each block's attention becomes
-one ``com.microsoft.MultiHeadAttention`` node instead of ~20 reshapes, transposes and matmuls, and
-the patch embedding (a convolution whose stride equals its kernel) becomes a matmul over the
-flattened patches, so that int8 quantises it like the other GEMMs. ViT-B-32 int8, batch 32, 2
-cores: 59 -> 68 images/s; the GEMMs are then 77% of the time, at about the VNNI int8 peak.
+The export rewrites open_clip's ViT image tower for ONNX Runtime's fused attention (see
+``encoders.export``). ViT-B-32 int8, batch 32, 2 cores with VNNI: 59 -> 68 images/s.
 
     >>> enc = OnnxEncoder(load_encoder(ModelSpec("ViT-B-32")), precision="int8")
     >>> enc.encode_texts(["a red bicycle"]).shape
@@ -26,35 +24,27 @@ cores: 59 -> 68 images/s; the GEMMs are then 77% of the time, at about the VNNI 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import nn
 
 from ..errors import ModelLoadError
 from .base import Encoder, ModelSpec, l2_normalize
 from .device import resolve_device
-from .towers import _plain_block
 
 BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("fp32", "int8")
-EXPORT_VERSION = 3  # bump when the exported graphs change, so caches are rebuilt
-OPSET = 17
+PRECISIONS = ("auto", "fp32", "int8")  # auto: int8 once checked on ONNX Runtime, else fp32
+EXPORT_VERSION = 4  # bump when the exported graphs change (or their opset), so caches are rebuilt
 CACHE_ENV = "PIXSEEK_CACHE"
 
+TORCH_TRANSFORM_MIN = 1000  # new photos in a run from which a cached export's transform imports torch
 INT8_SAMPLE = 64  # photos encoded both ways before the verdict
 INT8_MIN_SAMPLE = 12  # a run with fewer new photos decides nothing (fp32 is used meanwhile)
 INT8_MIN_COSINE = 0.99
@@ -67,13 +57,14 @@ CHECK_TEXTS = ("a photo of a dog", "a red bicycle against a brick wall", "sunset
 
 
 def onnx_available() -> bool:
-    """True when onnxruntime and onnx (needed to export) can be imported."""
+    """True when onnxruntime and onnx (needed to export) are installed (found, not imported:
+    importing onnx costs a query ~0.2 s it does not need)."""
+    import importlib.util
+
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except Exception:
+        return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+    except (ImportError, ValueError):
         return False
-    return True
 
 
 def cpu_threads() -> int:
@@ -121,9 +112,16 @@ def choose_backend(backend: str, precision: str, encoder_kind: str | None, devic
     return "onnx"
 
 
-def load_accelerated(load_torch, spec, backend: str, precision: str, encoder_id: str | None = None) -> Encoder:
+def onnx_precision(precision: str) -> str:
+    """What ONNX Runtime runs for a requested precision: ``auto`` is int8, behind its check."""
+    return "fp32" if precision == "fp32" else "int8"
+
+
+def load_accelerated(load_torch, spec, backend: str, precision: str, encoder_id: str | None = None,
+                     until_exported=None) -> Encoder:
     """``load_torch(spec)``, then wrapped in an ``OnnxEncoder`` when ``choose_backend`` says so.
-    With ``auto``, an export that fails leaves the torch encoder in place.
+    With ``auto``, an export that fails leaves the torch encoder in place. With ``auto`` for both
+    and no export yet, ``until_exported(torch_encoder)`` (``encoders.switching``) wraps it.
 
     When ``encoder_id`` (what ``load_torch(spec).id`` would be) has a cached export, the torch
     model is not built at all: the export's ``meta.json`` holds the preprocessing and tokenizer
@@ -136,9 +134,12 @@ def load_accelerated(load_torch, spec, backend: str, precision: str, encoder_id:
     enc = load_torch(spec)
     kind, device = encoder_kind(enc), str(getattr(enc, "device", "cpu"))
     if choose_backend(backend, precision, kind, device, kind is not None and is_cached(enc.id)) == "torch":
+        if until_exported is not None and backend == precision == "auto" and kind is not None \
+                and device == "cpu" and onnx_available():
+            return until_exported(enc)  # torch now, ONNX once exported
         return enc
     try:
-        return OnnxEncoder(enc, precision=precision)
+        return OnnxEncoder(enc, precision=onnx_precision(precision))
     except ModelLoadError:
         if backend == "onnx":
             raise
@@ -156,7 +157,7 @@ def _from_cached_export(encoder_id: str, spec, backend: str, precision: str) -> 
     if choose_backend(backend, precision, meta.get("kind"), resolve_device(spec.device), True) != "onnx":
         return None
     try:
-        return OnnxEncoder(_ExportedParts(encoder_id, meta), precision=precision)
+        return OnnxEncoder(_ExportedParts(encoder_id, meta, cache_dir_for(encoder_id)), precision=onnx_precision(precision))
     except Exception:  # a tokenizer or transform that cannot be rebuilt: the full load will say why
         return None
 
@@ -168,10 +169,28 @@ def _parts_config(enc: Encoder, kind: str | None) -> dict | None:
         name = getattr(enc, "tokenizer_name", None)
         if cfg is None or (enc.supports_text and name is None):
             return None
-        return {"kind": kind, "preprocess_cfg": _jsonable(dict(cfg)), "tokenizer": name}
+        parts = {"kind": kind, "preprocess_cfg": _jsonable(dict(cfg)), "tokenizer": name}
+        if enc.supports_text and _is_plain_clip_tokenizer(enc.tokenizer):
+            parts["bpe"] = {"context_length": int(enc.tokenizer.context_length)}
+        return parts
     if kind == "timm":
         return {"kind": kind, "data_config": _jsonable(dict(enc.data_config))}
     return None
+
+
+def _is_plain_clip_tokenizer(tok) -> bool:
+    """open_clip's default CLIP tokenizer, which ``encoders.bpe`` reproduces without torch."""
+    return (type(tok).__name__ == "SimpleTokenizer" and getattr(tok, "vocab_size", None) == 49408
+            and getattr(getattr(tok, "clean_fn", None), "__name__", "") == "_clean_lower"
+            and getattr(tok, "reduction_fn", None) is None and bool(getattr(tok, "context_length", None)))
+
+
+def _clip_vocab_file() -> Path:
+    """open_clip's BPE merges file, found without importing open_clip (which imports torch)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    return Path(spec.origin).parent / "bpe_simple_vocab_16e6.txt.gz"
 
 
 def _jsonable(cfg: dict) -> dict:
@@ -181,36 +200,89 @@ def _jsonable(cfg: dict) -> dict:
 class _ExportedParts(Encoder):
     """The torch encoder minus its weights, for an ``OnnxEncoder`` whose export is cached: the same
     ``id``, ``dim`` and preprocessing (open_clip's ``image_transform_v2`` of the model's recorded
-    ``preprocess_cfg``, or timm's ``create_transform`` of its data config) and the same tokenizer."""
+    ``preprocess_cfg``, or timm's ``create_transform`` of its data config) and the same tokenizer.
 
-    def __init__(self, encoder_id: str, meta: dict) -> None:
-        parts = meta["parts"]
+    Text queries import no torch: CLIP's own tokenizer is ``encoders.bpe`` over the merges file the
+    export keeps, and the image transform (torchvision) is built on the first image."""
+
+    def __init__(self, encoder_id: str, meta: dict, folder: Path) -> None:
+        self.parts = parts = meta["parts"]
         self.id = encoder_id
         self.dim = int(meta["dim"])
         self.supports_text = bool(meta["supports_text"])
         self.input_size = int(meta["input_size"])
-        if parts["kind"] == "open_clip":
-            import open_clip
-            from open_clip.transform import PreprocessCfg, image_transform_v2
+        self._preprocess = None
+        self._preprocess_lock = threading.Lock()
+        self.torch_transform = False  # True: the torch resize (encoders.pixels), set by expect()
+        self.tokenizer = None
+        if parts["kind"] == "open_clip" and self.supports_text:
+            if parts.get("bpe") and (folder / "bpe_simple_vocab_16e6.txt.gz").is_file():
+                from .bpe import BpeTokenizer
 
-            transform = image_transform_v2(PreprocessCfg(**parts["preprocess_cfg"]), is_train=False)
-            self.tokenizer = open_clip.get_tokenizer(parts["tokenizer"]) if self.supports_text else None
-        else:
-            import timm.data
+                self.tokenizer = BpeTokenizer(folder / "bpe_simple_vocab_16e6.txt.gz", parts["bpe"]["context_length"])
+            else:
+                import open_clip
 
-            transform = timm.data.create_transform(**parts["data_config"])
-        from .pixels import ModelTransform
-
-        self._preprocess = ModelTransform(transform)
+                self.tokenizer = open_clip.get_tokenizer(parts["tokenizer"])
 
     def __repr__(self) -> str:
         return f"_ExportedParts({self.id!r})"
 
     def preprocess(self, image: Image.Image):
+        if self._preprocess is None:
+            with self._preprocess_lock:  # decode threads call this at once
+                if self._preprocess is None:
+                    self._preprocess = self._build_transform()
         return self._preprocess(image)
+
+    def expect(self, photos: int) -> None:
+        """A run of ``photos`` new photos: past ``TORCH_TRANSFORM_MIN`` importing torch for its
+        faster resize pays (~5 s once against ~6 ms a photo); fewer, and Pillow's resize does it."""
+        if photos >= TORCH_TRANSFORM_MIN and self._preprocess is None:
+            self.torch_transform = True
+
+    def _build_transform(self):
+        import sys
+
+        from .pixels import ModelTransform, PilTransform
+
+        if self.parts["kind"] == "open_clip":
+            pil = PilTransform.from_open_clip(self.parts["preprocess_cfg"])
+            if pil is not None and not (self.torch_transform or "torch" in sys.modules):
+                return pil  # torch-free: image queries and small runs
+
+            from open_clip.transform import PreprocessCfg, image_transform_v2
+
+            return ModelTransform(image_transform_v2(PreprocessCfg(**self.parts["preprocess_cfg"]), is_train=False))
+        import timm.data
+
+        return ModelTransform(timm.data.create_transform(**self.parts["data_config"]))
 
     def encode_pixels(self, batch) -> np.ndarray:
         raise ModelLoadError("this encoder has no weights: its ONNX export encodes")
+
+
+def export_for_cache(torch_encoder: Encoder, folder: Path) -> None:
+    """Export ``torch_encoder`` into ``folder`` (``encoders.export``, which imports torch), with
+    what a later torch-free load needs: the preprocessing and tokenizer settings, and CLIP's
+    merges file when its tokenizer is the plain one."""
+    from .export import export_model
+
+    kind = encoder_kind(torch_encoder)
+    parts = _parts_config(torch_encoder, kind)
+    files = {"bpe_simple_vocab_16e6.txt.gz": _clip_vocab_file()} if parts and parts.get("bpe") else {}
+    export_model(torch_encoder, folder, kind, {"id": torch_encoder.id, "kind": kind, "parts": parts,
+                                               "export_version": EXPORT_VERSION}, files, _quantize_towers)
+
+
+def _quantize_towers(folder: Path, scheme: str | None = None) -> None:
+    """Both towers' int8 graphs for this CPU's scheme, made with the export (a text query must not
+    wait seconds for its tower to be quantised)."""
+    scheme = scheme or int8_scheme()
+    for tower in ("image", "text"):
+        src = folder / f"{tower}.fp32.onnx"
+        if src.is_file():
+            quantize_scheme(src, folder / f"{tower}.int8-{scheme}.onnx", scheme)
 
 
 def encoder_kind(encoder: Encoder) -> str | None:
@@ -225,7 +297,7 @@ def model_fingerprint(encoder_id: str) -> str:
     changed checkpoint is exported again."""
     spec = ModelSpec.parse(encoder_id)
     name, pretrained = spec.model, spec.pretrained
-    parts = [encoder_id, f"export-{EXPORT_VERSION}", f"opset-{OPSET}"]
+    parts = [encoder_id, f"export-{EXPORT_VERSION}"]
     paths: list[Path] = []
     if name.startswith("local-dir:"):
         folder = Path(name[len("local-dir:"):]).expanduser()
@@ -239,7 +311,7 @@ def model_fingerprint(encoder_id: str) -> str:
 
 
 def cache_dir_for(encoder_id: str, root: Path | None = None) -> Path:
-    """The folder holding one model's exports (``image.fp32.onnx``, ``image.int8.onnx``, ...)."""
+    """The folder holding one model's exports (``image.fp32.onnx``, ``image.int8-u8s8.onnx``, ...)."""
     name = ModelSpec.parse(encoder_id).model
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.split("/")[-1])[-40:]
     return (root or cache_root()) / f"{slug}-{model_fingerprint(encoder_id)}"
@@ -284,181 +356,48 @@ def int8_agreement(ref: np.ndarray, got: np.ndarray, k: int = INT8_TOP_K) -> tup
     return float(cos.mean()), float(cos.min()), float(np.mean(overlaps))
 
 
-# -- export --------------------------------------------------------------------------------------------
-def export_model(torch_encoder: Encoder, folder: Path) -> None:
-    """Write ``folder`` with the fp32 and int8 towers and ``meta.json``, atomically (a temp folder
-    renamed into place: a crash leaves no half-written cache, and concurrent exports are harmless)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
-    try:
-        meta = _export_into(torch_encoder, tmp)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not (folder / "meta.json").is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+# -- int8 schemes ----------------------------------------------------------------------------------
+# Dynamic int8 schemes (activations u8, quantised per batch; weights per output channel):
+# - u8s8: s8 weights, the most accurate where int8 products add into 32 bits (VNNI);
+# - u8s8-7bit: ``reduce_range``, weights in [-64, 63]: 2 x 255 x 64 < 32,767, so the pair sums of
+#   AVX2's vpmaddubsw cannot saturate (ONNX Runtime's own remedy for CPUs without VNNI);
+# - u8u8: u8 weights, which MLAS multiplies in 16-bit lanes (vpmaddwd) on any x86: exact, slower.
+INT8_SCHEMES = ("u8s8", "u8s8-7bit", "u8u8")
 
 
-def _export_into(enc: Encoder, tmp: Path) -> dict:
-    import torch
+def int8_scheme(flags=None) -> str:
+    """The dynamic int8 scheme for this CPU (``flags``: injected by tests): plain u8s8 where VNNI
+    (or a non-x86 CPU) makes int8 sums exact; 7-bit weights elsewhere (see ``encoders.cpu``)."""
+    from .cpu import has_int8_dot_product, is_x86
 
-    from .towers import ImageTower, TextTower, cut_tokens
-
-    kind = encoder_kind(enc)
-    model = enc.model.float().eval()
-    size = int(getattr(enc, "image_size", 0) or _crop_size(enc))
-    pixels = torch.zeros(2, 3, size, size)
-    meta = {"id": enc.id, "dim": enc.dim, "kind": kind, "image_size": size, "causal": False,
-            "context_length": None, "export_version": EXPORT_VERSION}
-    # grad stays on: under no_grad, nn.MultiheadAttention takes a fused fast path ONNX cannot express
-    with torch.inference_mode(False), torch.enable_grad():
-        with _ort_friendly_visual(model, kind):
-            _export(ImageTower(model, kind), pixels, tmp / "image.fp32.onnx", "pixels")
-        if enc.supports_text:
-            tower = TextTower(model)
-            ctx = int(getattr(model, "context_length", 77))
-            # a cut example: at full length the slices would fold away and fix the length at 77
-            tokens = cut_tokens(enc.tokenizer(["a photo of a cat", "a dog"]), tower.causal)
-            _export(tower, tokens, tmp / "text.fp32.onnx", "tokens")
-            meta.update(causal=bool(tower.causal), context_length=ctx)
-    meta.update(supports_text=bool(enc.supports_text), input_size=int(enc.input_size), parts=_parts_config(enc, kind))
-    for part in ("image", "text"):
-        src = tmp / f"{part}.fp32.onnx"
-        if src.exists():
-            _quantize(src, tmp / f"{part}.int8.onnx")
-    return meta
+    if flags is None and not is_x86():
+        return "u8s8"
+    return "u8s8" if has_int8_dot_product(flags) else "u8s8-7bit"
 
 
-@contextmanager
-def _ort_friendly_visual(model, kind: str | None):
-    """While exporting, ``model.visual`` is a copy with ORT's fused attention and the patch
-    embedding as a matmul (see the module notes); the model is restored afterwards."""
-    visual = getattr(model, "visual", None) if kind == "open_clip" else None
-    blocks = list(getattr(getattr(visual, "transformer", None), "resblocks", None) or [])
-    if visual is None or not blocks:
-        yield
-        return
-    fused = copy.deepcopy(visual)
-    for block in fused.transformer.resblocks:
-        if _plain_block(block):
-            block.attn = _FusedSelfAttention(block.attn)
-    conv = getattr(fused, "conv1", None)
-    if isinstance(conv, nn.Conv2d) and _PatchMatMul.fits(conv):
-        fused.conv1 = _PatchMatMul(conv)
-    model.visual = fused
-    try:
-        yield
-    finally:
-        model.visual = visual
-
-
-class _OrtMultiHeadAttention(torch.autograd.Function):
-    """Scaled dot-product attention of ``(N, L, width)`` q, k, v with ``heads`` heads; exported
-    as one ``com.microsoft.MultiHeadAttention`` node (ONNX Runtime's CPU kernel)."""
-
-    @staticmethod
-    def forward(ctx, q, k, v, heads: int):
-        batch, length, width = q.shape
-
-        def split(t):
-            return t.reshape(batch, -1, heads, width // heads).transpose(1, 2)
-
-        out = nn.functional.scaled_dot_product_attention(split(q), split(k), split(v))
-        return out.transpose(1, 2).reshape(batch, length, width)
-
-    @staticmethod
-    def symbolic(g, q, k, v, heads: int):
-        out = g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=heads)
-        out.setType(q.type())
-        return out
-
-
-class _FusedSelfAttention(nn.Module):
-    """Drop-in for a batch-first ``nn.MultiheadAttention`` used as self-attention without a mask
-    (open_clip's image blocks); any other call runs the original module."""
-
-    def __init__(self, attn: nn.MultiheadAttention) -> None:
-        super().__init__()
-        self.attn = attn
-
-    def forward(self, query, key, value, need_weights: bool = False, attn_mask=None, **kwargs):
-        a = self.attn
-        if attn_mask is not None or need_weights or kwargs or key is not query or value is not query:
-            return a(query, key, value, need_weights=need_weights, attn_mask=attn_mask, **kwargs)
-        q, k, v = nn.functional.linear(query, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
-        return a.out_proj(_OrtMultiHeadAttention.apply(q, k, v, a.num_heads)), None
-
-
-class _PatchMatMul(nn.Module):
-    """A convolution with stride == kernel and no padding, as (flattened patches) @ weight."""
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.patch = conv.kernel_size
-        self.out_channels = conv.out_channels
-        self.weight = nn.Parameter(conv.weight.detach().reshape(conv.out_channels, -1).clone())
-        self.bias = conv.bias
-
-    @staticmethod
-    def fits(conv: nn.Conv2d) -> bool:
-        return (conv.stride == conv.kernel_size and conv.padding in (0, (0, 0)) and conv.groups == 1
-                and conv.dilation == (1, 1) and conv.padding_mode == "zeros")
-
-    def forward(self, x):
-        (ph, pw), (n, c, h, w) = self.patch, x.shape
-        gh, gw = h // ph, w // pw
-        x = x[:, :, :gh * ph, :gw * pw]  # as the convolution, a partial last patch is dropped
-        x = x.reshape(n, c, gh, ph, gw, pw).permute(0, 2, 4, 1, 3, 5).reshape(n, gh * gw, c * ph * pw)
-        y = nn.functional.linear(x, self.weight, self.bias)
-        return y.transpose(1, 2).reshape(n, self.out_channels, gh, gw)
-
-
-def _export(module, example, path: Path, input_name: str) -> None:
-    import torch
-
-    axes = {input_name: {0: "batch"}, "features": {0: "batch"}}
-    if input_name == "tokens":
-        axes[input_name][1] = "length"
-    try:
-        with warnings.catch_warnings():  # tracer warnings about Python-side checks: not for users
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (example,), str(path), input_names=[input_name],
-                              output_names=["features"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
-    except Exception as exc:  # exporter gaps differ per architecture: say which and fall back
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ModelLoadError(f"could not export the model to ONNX ({first}): use --backend torch") from exc
-
-
-def _quantize(src: Path, dst: Path) -> None:
+def quantize_scheme(src: Path, dst: Path, scheme: str) -> None:
+    """Write ``src`` quantised with dynamic int8 ``scheme`` to ``dst`` (atomically)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if scheme not in INT8_SCHEMES:
+        raise ValueError(f"unknown int8 scheme {scheme!r}: use {', '.join(INT8_SCHEMES)}")
+    weight = QuantType.QUInt8 if scheme == "u8u8" else QuantType.QInt8
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     # ORT logs a pre-processing hint on the root logger at every call (it does not apply to
     # dynamic int8): quiet it for this call only
     root = logging.getLogger()
     level = root.level
     root.setLevel(max(level, logging.ERROR))
     try:
-        # s8 weights per output channel, the most accurate dynamic scheme; MatMul/Gemm only: the
-        # transformer's GEMMs (65% of the int8 image tower's time); its one conv, the patch
-        # embedding (7.5%), stays fp32
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Gemm"])
+        # MatMul/Gemm only: the transformer's GEMMs (and the patch embedding, exported as a matmul)
+        quantize_dynamic(str(src), str(tmp), weight_type=weight, per_channel=True,
+                         reduce_range=scheme == "u8s8-7bit", op_types_to_quantize=["MatMul", "Gemm"])
+        os.replace(tmp, dst)
     finally:
         root.setLevel(level)
-
-
-def _crop_size(enc: Encoder) -> int:
-    cfg = getattr(enc, "data_config", None)
-    if cfg:
-        return int(cfg["input_size"][-1])
-    size = getattr(getattr(enc.model, "visual", None), "image_size", 224)
-    return int(size[0] if isinstance(size, (tuple, list)) else size)
+        tmp.unlink(missing_ok=True)
 
 
 # -- the encoder ---------------------------------------------------------------------------------------
@@ -471,19 +410,21 @@ class OnnxEncoder(Encoder):
     """
 
     def __init__(self, torch_encoder: Encoder, *, precision: str = "fp32", threads: int | None = None,
-                 cache: Path | None = None) -> None:
+                 cache: Path | None = None, scheme: str | None = None) -> None:
         if precision not in PRECISIONS:
             raise ModelLoadError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        precision = onnx_precision(precision)
         self.base = torch_encoder
         self.id = torch_encoder.id
         self.dim = torch_encoder.dim
         self.supports_text = torch_encoder.supports_text
         self.input_size = torch_encoder.input_size
         self.precision = precision
+        self.scheme = scheme or int8_scheme()  # the int8 quantisation this CPU needs
         self.threads = threads or cpu_threads()
         self.folder = cache_dir_for(self.id, cache)
         if not (self.folder / "meta.json").is_file():
-            export_model(torch_encoder, self.folder)
+            export_for_cache(torch_encoder, self.folder)
         self.meta = json.loads((self.folder / "meta.json").read_text())
         self.causal = bool(self.meta.get("causal"))
         self.notes: list[str] = []
@@ -517,14 +458,20 @@ class OnnxEncoder(Encoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.precision == "int8" and self._verdict is None:
             ref = self._run("image.fp32", "pixels", x)
-            self._observe(ref, self._run("image.int8", "pixels", x))
+            self._observe(ref, self._run(self._part("image", "int8"), "pixels", x))
             return l2_normalize(ref)
-        return l2_normalize(self._run(f"image.{self.active_precision}", "pixels", x))
+        return l2_normalize(self._run(self._part("image", self.active_precision), "pixels", x))
+
+    def expect(self, photos: int) -> None:
+        """The run ahead has ``photos`` new photos (a cached export's transform decides on it)."""
+        inner = getattr(self.base, "expect", None)
+        if inner is not None:
+            inner(photos)
 
     def warm_up(self) -> None:
         """Create the image sessions the next batch needs (~0.2 s each for ViT-B-32)."""
-        parts = ["image.fp32", "image.int8"] if self.precision == "int8" and self._verdict is None \
-            else [f"image.{self.active_precision}"]
+        parts = ["image.fp32", self._part("image", "int8")] if self.precision == "int8" and self._verdict is None \
+            else [self._part("image", self.active_precision)]
         for part in parts:
             self._session(part)
 
@@ -533,10 +480,18 @@ class OnnxEncoder(Encoder):
             return self.base.encode_texts(texts)  # raises the image-only message
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from .towers import cut_tokens
+        tokens = self._tokens(texts)
+        return l2_normalize(self._run(self._part("text", self.active_precision), "tokens", tokens))
 
-        tokens = cut_tokens(self.base.tokenizer(list(texts)), self.causal).numpy().astype(np.int64)
-        return l2_normalize(self._run(f"text.{self.active_precision}", "tokens", tokens))
+    def _tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """The tokenizer's ids (int64), cut after the last real token when the tower is causal
+        (``encoders.towers.cut_tokens``, in numpy)."""
+        tokens = self.base.tokenizer(list(texts))
+        tokens = np.asarray(tokens.numpy() if hasattr(tokens, "numpy") else tokens, dtype=np.int64)
+        if self.causal and tokens.ndim == 2 and tokens.shape[1]:
+            used = np.flatnonzero((tokens != 0).any(axis=0))
+            tokens = tokens[:, :int(used.max()) + 1 if used.size else 1]
+        return np.ascontiguousarray(tokens)
 
     # -- int8 check ------------------------------------------------------------------------------------
     def drain_notes(self) -> list[str]:
@@ -571,22 +526,26 @@ class OnnxEncoder(Encoder):
                               "falling back to fp32")
 
     def _text_cosine(self) -> float:
-        from .towers import cut_tokens
-
-        tokens = cut_tokens(self.base.tokenizer(list(CHECK_TEXTS)), self.causal).numpy().astype(np.int64)
+        tokens = self._tokens(CHECK_TEXTS)
         ref = l2_normalize(self._run("text.fp32", "tokens", tokens))
-        q = l2_normalize(self._run("text.int8", "tokens", tokens))
+        q = l2_normalize(self._run(self._part("text", "int8"), "tokens", tokens))
         return float(np.sum(ref * q, axis=1).mean())
 
+    @property
+    def verdict_path(self) -> Path:
+        """Where the int8 check's verdict is kept: per quantisation scheme, so a cache shared by
+        CPUs of both kinds (a synced home folder) keeps one verdict for each."""
+        return self.folder / f"int8-check-{self.scheme}.json"
+
     def _read_verdict(self) -> Int8Verdict | None:
-        path = self.folder / "int8-check.json"
+        path = self.verdict_path
         try:
             return Int8Verdict(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
 
     def _write_verdict(self, verdict: Int8Verdict) -> None:
-        path = self.folder / "int8-check.json"
+        path = self.verdict_path
         tmp = path.with_suffix(".tmp")
         try:
             tmp.write_text(json.dumps(asdict(verdict)))
@@ -598,11 +557,19 @@ class OnnxEncoder(Encoder):
     def _run(self, part: str, name: str, x: np.ndarray) -> np.ndarray:
         return self._session(part).run(None, {name: x})[0]
 
+    def _part(self, tower: str, precision: str) -> str:
+        """The graph's file stem: ``image.fp32``, ``text.int8-u8s8-7bit``, ..."""
+        return f"{tower}.fp32" if precision == "fp32" else f"{tower}.int8-{self.scheme}"
+
     def _session(self, part: str):
         with self._lock:
             sess = self._sessions.get(part)
             if sess is None:
-                sess = self._sessions[part] = _make_session(self.folder / f"{part}.onnx", self.threads)
+                path = self.folder / f"{part}.onnx"
+                if not path.is_file() and ".int8-" in part:  # quantised on first use, per scheme
+                    tower, scheme = part.split(".int8-")
+                    quantize_scheme(self.folder / f"{tower}.fp32.onnx", path, scheme)
+                sess = self._sessions[part] = _make_session(path, self.threads)
             return sess
 
 

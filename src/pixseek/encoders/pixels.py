@@ -125,3 +125,66 @@ def _center_crop(x, crop_h: int, crop_w: int):
         h, w = x.shape[-2:]
     top, left = int(round((h - crop_h) / 2.0)), int(round((w - crop_w) / 2.0))
     return x[..., top:top + crop_h, left:left + crop_w]
+
+
+class PilTransform:
+    """open_clip's eval transform (shortest side -> ``size``, centre crop, to [0, 1], normalise) on
+    Pillow and numpy, without torch: torchvision's own ``Compose`` does exactly this on a PIL image
+    (``Resize`` hands it to ``PIL.Image.resize``), so the pixels are the model's reference ones and
+    within 2/255 of :class:`_Fast`'s. Slower per photo (Pillow's resize) but importing nothing: what
+    a cached ONNX export uses for image queries and small runs (``encoders.onnx``)."""
+
+    def __init__(self, size: int, mode: str, mean, std) -> None:
+        self.size, self.mode = int(size), mode
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
+
+    def __repr__(self) -> str:
+        return f"PilTransform({self.size}, {self.mode})"
+
+    @classmethod
+    def from_open_clip(cls, cfg: dict) -> "PilTransform | None":
+        """The transform for an open_clip ``preprocess_cfg``, or None when it is not the plain
+        ``shortest`` resize of a square input with a filter Pillow has."""
+        size = cfg.get("size")
+        size = size if isinstance(size, (list, tuple)) else [size, size]
+        mode = cfg.get("interpolation", "bicubic")
+        if cfg.get("resize_mode", "shortest") != "shortest" or len(size) != 2 or size[0] != size[1] \
+                or mode not in ("bicubic", "bilinear") or not cfg.get("mean") or not cfg.get("std"):
+            return None
+        return cls(int(size[0]), mode, cfg["mean"], cfg["std"])
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        w, h = image.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = self.size, int(self.size * long / short)
+        out_w, out_h = (new_short, new_long) if w <= h else (new_long, new_short)
+        if (out_w, out_h) != (w, h):
+            resample = Image.Resampling.BICUBIC if self.mode == "bicubic" else Image.Resampling.BILINEAR
+            image = image.resize((out_w, out_h), resample)
+        x = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        x = _center_crop_np(x, self.size, self.size)
+        return np.ascontiguousarray((x - self.mean) / self.std, dtype=np.float32)
+
+
+def _center_crop_np(x: np.ndarray, crop_h: int, crop_w: int) -> np.ndarray:
+    """torchvision's ``center_crop`` on a CHW array, zero padding included."""
+    h, w = x.shape[-2:]
+    if crop_h > h or crop_w > w:
+        pad_h, pad_w = max(crop_h - h, 0), max(crop_w - w, 0)
+        x = np.pad(x, ((0, 0), (pad_h // 2, (pad_h + 1) // 2), (pad_w // 2, (pad_w + 1) // 2)))
+        h, w = x.shape[-2:]
+    top, left = int(round((h - crop_h) / 2.0)), int(round((w - crop_w) / 2.0))
+    return x[..., top:top + crop_h, left:left + crop_w]
+
+
+def stack(tensors):
+    """A batch of preprocessed images: numpy arrays stay numpy (no torch import), tensors torch."""
+    items = list(tensors)
+    if items and isinstance(items[0], np.ndarray):
+        return np.stack(items)
+    import torch
+
+    return torch.stack(items)

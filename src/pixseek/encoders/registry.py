@@ -16,8 +16,9 @@ def register(prefix: str, factory: Callable[[ModelSpec], Encoder]) -> None:
 
 def normalize_spec(spec: ModelSpec) -> ModelSpec:
     """Fill in the default pretrained tag for bare open_clip names, so the recorded id is explicit."""
+    # hub and local folders have no default tag: no open_clip (torch) import to learn that
     if spec.pretrained is None and not any(spec.model.startswith(p) for p in _FACTORIES) \
-            and not spec.model.startswith("timm:"):
+            and not spec.model.startswith(("timm:", "hf-hub:", "local-dir:")):
         from .openclip import default_pretrained
 
         return ModelSpec(spec.model, default_pretrained(spec.model), spec.device)
@@ -33,8 +34,9 @@ def load_encoder(spec: ModelSpec, backend: str = "torch", precision: str = "fp32
     if backend == "torch" and precision == "fp32":
         return _load_torch(spec)
     from .onnx import load_accelerated
+    from .switching import SwitchingEncoder
 
-    return load_accelerated(_load_torch, spec, backend, precision, _expected_id(spec))
+    return load_accelerated(_load_torch, spec, backend, precision, _expected_id(spec), until_exported=SwitchingEncoder)
 
 
 def _expected_id(spec: ModelSpec) -> str | None:

@@ -179,6 +179,9 @@ class Pipeline:
         if work:
             self._prepare_all(run, work, report)
             if run.encoder_loaded:
+                from ..encoders.switching import backend_label
+
+                report.backend = backend_label(run.vector.encoder)
                 drain = getattr(run.vector.encoder, "drain_notes", None)
                 if drain is not None:
                     report.notes.extend(drain())
@@ -216,6 +219,9 @@ class Pipeline:
     def _prepare_all(self, run: Preparer, work: list[Change], report: IndexReport) -> None:
         if any(c.kind != "refresh" for c in work):
             encoder = run.vector.encoder
+            expect = getattr(encoder, "expect", None)  # the default back end may export in the background
+            if expect is not None:
+                expect(len(work))
             # a lazily loading back end (ONNX Runtime sessions) loads while the first photos decode;
             # a failure here is raised again, with its message, by the first encode
             threading.Thread(target=_quietly, args=(encoder.warm_up,), name="pixseek-warm-up",

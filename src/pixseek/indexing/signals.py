@@ -210,9 +210,9 @@ class VectorSignal(Signal):
         return self.encoder.preprocess(photo.image)
 
     def finish(self, tensors: Sequence[Any]) -> np.ndarray:
-        import torch
+        from ..encoders.pixels import stack
 
-        return self.encoder.encode_pixels(torch.stack(list(tensors)))
+        return self.encoder.encode_pixels(stack(tensors))
 
     def write(self, catalog: Catalog, db: sqlite3.Connection, sha: str, value: Any) -> None:
         raise TypeError("vectors are written with their file row (Catalog.insert), not per content")
