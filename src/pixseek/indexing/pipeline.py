@@ -152,6 +152,15 @@ class Pipeline:
         self.exact_decode = exact_decode  # False: JPEG draft scaling down to what the signals need
         self.save_every_s = save_every_s
         self.progress = progress
+        self._stale: dict[str, set[str]] | None = None
+
+    @property
+    def stale(self) -> dict[str, set[str]]:
+        """:meth:`stale_signals`, looked up once per pipeline: the one map its sources are built
+        with (``FolderScan(..., stale=pipeline.stale)``) and :meth:`run` fills in."""
+        if self._stale is None:
+            self._stale = self.stale_signals()
+        return self._stale
 
     def stale_signals(self) -> dict[str, set[str]]:
         """Indexed contents lacking a current signal (empty, without a query, once all have them)."""
@@ -160,8 +169,10 @@ class Pipeline:
             return {}
         return self.catalog.stale_signals(wanted)
 
-    def run(self, sources: Iterable[ChangeSource], stale: dict[str, set[str]] | None = None) -> IndexReport:
-        """Apply every change of ``sources``; ``stale`` is :meth:`stale_signals`, as given to them."""
+    def run(self, sources: Iterable[ChangeSource]) -> IndexReport:
+        """Apply every change of ``sources``. Sources built with :attr:`stale` get their photos'
+        missing signals filled in (a run that never looked at :attr:`stale` leaves them alone)."""
+        stale = self._stale
         started = time.perf_counter()
         report = IndexReport()
         work: list[Change] = []
