@@ -200,12 +200,16 @@ class Watcher:
         self.requests: queue.Queue[_Request] = queue.Queue()
         self.counts = {"added": 0, "duplicates": 0, "removed": 0, "moved": 0, "skipped": 0}
         self.ready = threading.Event()  # set once the catch-up scan is done and events are followed
+        self.running = False  # between the start and the end of run(): submit() is served
         self.tick_ms = 200
         self._extensions: frozenset[str] | None = None
+        self._last_scan = 0.0
 
     # -- for other threads ---------------------------------------------------------------------------
     def submit(self, fn: Callable[[], Any]) -> Future:
         """Run ``fn()`` in the watcher's thread, the index's one writer (an `index` handed over)."""
+        if not self.running:
+            raise PixseekError("the watcher is not running")
         req = _Request(fn)
         self.requests.put(req)
         return req.future
@@ -224,39 +228,50 @@ class Watcher:
 
         self._extensions = frozenset(image_extensions())
         with self.lib.writing():
-            self.catch_up()
-            last_scan = time.monotonic()
-            while not stop.is_set():
-                watched = [r for r in self.roots if os.path.isdir(r)]
-                if not watched:
-                    self._note("no watched folder is there (unplugged?): checking again in 10 s")
-                    stop.wait(10)
-                    continue
-                try:
-                    for batch in watchfiles.watch(*watched, watch_filter=None, debounce=400, step=50,
-                                                  stop_event=stop, rust_timeout=self.tick_ms, yield_on_timeout=True,
-                                                  raise_interrupt=False, force_polling=self.poll, poll_delay_ms=500,
-                                                  ignore_permission_denied=True):
-                        self.ready.set()
-                        now = time.monotonic()
-                        for _kind, path in batch:
-                            self.settler.saw(path, now)
-                        self._serve_requests()
-                        while (paths := self.settler.ready(time.monotonic())):
-                            self.apply(paths)
-                        if now - last_scan > self.rescan_every:
-                            self.catch_up()
-                            last_scan = time.monotonic()
-                        if set(watched) != {r for r in self.roots if os.path.isdir(r)}:
-                            break  # a folder came or went (a drive): watch the ones there again
-                except (OSError, RuntimeError) as exc:
-                    if self.poll:
-                        raise PixseekError(f"cannot watch {', '.join(watched)}: {exc}") from exc
-                    self._note(f"cannot follow events ({str(exc).strip() or type(exc).__name__}): rescanning, "
-                               "then polling every 0.5 s (raise fs.inotify.max_user_watches to get events back)")
-                    self.poll = True
-                    self.catch_up()
+            self.running = True
+            try:
+                self._follow(stop, watchfiles)
+            finally:
+                self.running = False
+                self._serve_requests()
+
+    def _follow(self, stop: threading.Event, watchfiles: Any) -> None:
+        self.catch_up()
+        self._last_scan = time.monotonic()
+        while not stop.is_set():
+            watched = [r for r in self.roots if os.path.isdir(r)]
+            if not watched:
+                self._note("no watched folder is there (unplugged?): checking again in 10 s")
+                stop.wait(10)
+                continue
+            try:
+                self._watch(watched, stop, watchfiles)
+            except (OSError, RuntimeError) as exc:
+                if self.poll:
+                    raise PixseekError(f"cannot watch {', '.join(watched)}: {exc}") from exc
+                self._note(f"cannot follow events ({str(exc).strip() or type(exc).__name__}): rescanning, "
+                           "then polling every 0.5 s (raise fs.inotify.max_user_watches to get events back)")
+                self.poll = True
+                self.catch_up()
+
+    def _watch(self, watched: list[str], stop: threading.Event, watchfiles: Any) -> None:
+        """Until ``stop``, or until a watched folder comes or goes (a drive): settle events, index
+        the stable paths, serve handed-over requests, rescan now and then."""
+        for batch in watchfiles.watch(*watched, watch_filter=None, debounce=400, step=50, stop_event=stop,
+                                      rust_timeout=self.tick_ms, yield_on_timeout=True, raise_interrupt=True,
+                                      force_polling=self.poll, poll_delay_ms=500, ignore_permission_denied=True):
+            self.ready.set()
+            now = time.monotonic()
+            for _kind, path in batch:
+                self.settler.saw(path, now)
             self._serve_requests()
+            while (paths := self.settler.ready(time.monotonic())):
+                self.apply(paths)
+            if now - self._last_scan > self.rescan_every:
+                self.catch_up()
+                self._last_scan = time.monotonic()
+            if set(watched) != {r for r in self.roots if os.path.isdir(r)}:
+                return
 
     def catch_up(self) -> IndexReport:
         """The stat-only scan: what changed while nobody watched (or what events were lost)."""
