@@ -167,25 +167,27 @@ class Library:
             return report
 
     def _pipeline(self, batch_size: int | None = None, workers: int | None = None, exact_decode: bool = False,
-                  progress: ProgressFn | None = None) -> Pipeline:
+                  progress: ProgressFn | None = None, save: bool = True) -> Pipeline:
         # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
         return Pipeline(self.catalog, self.store, lambda: self.encoder,
                         batch_size=batch_size or batch_size_for(self.settings.device),
                         workers=workers or decode_workers_for(self.settings.device),
-                        exact_decode=exact_decode, progress=progress)
+                        exact_decode=exact_decode, progress=progress, save_at_end=save)
 
     def apply_changes(self, make_sources: Callable[[Catalog, dict[str, set[str]]], Sequence[ChangeSource]], *,
-                      progress: ProgressFn | None = None) -> IndexReport:
+                      progress: ProgressFn | None = None, save: bool = True) -> IndexReport:
         """Run change sources through the one pipeline, as the index's writer: the sources are
         made by ``make_sources(catalog, stale)`` (``stale``: the pipeline's map of missing signals).
         For an index that exists; the watcher (:mod:`pixseek.indexing.watch`) feeds its events here.
+        ``save=False`` leaves a FAISS file to be saved later (``lib.store.save()``): the catalogue
+        is committed anyway, and a store file that lags it is caught up when next opened.
 
         >>> lib.apply_changes(lambda cat, stale: [PathChanges(cat, ["/p/new.jpg"], stale=stale)])  # doctest: +SKIP
         """
         self._check_model()
         with self.writing():
             self.stores.before_index(None)
-            pipeline = self._pipeline(progress=progress)
+            pipeline = self._pipeline(progress=progress, save=save or self.store_spec != "faiss")
             sources = make_sources(self.catalog, pipeline.stale)
             self.stores.begin_writes()
             report = pipeline.run(sources)

@@ -141,7 +141,7 @@ class Pipeline:
 
     def __init__(self, catalog: Catalog, store: VectorStore, encoder: Callable[[], Encoder], *,
                  batch_size: int = 32, workers: int | None = None, max_pixels: int | None = None,
-                 exact_decode: bool = False, save_every_s: float = 60.0,
+                 exact_decode: bool = False, save_every_s: float = 60.0, save_at_end: bool = True,
                  progress: ProgressFn | None = None) -> None:
         self.catalog = catalog
         self.store = store
@@ -151,6 +151,9 @@ class Pipeline:
         self.max_pixels = max_pixels
         self.exact_decode = exact_decode  # False: JPEG draft scaling down to what the signals need
         self.save_every_s = save_every_s
+        # False: the caller saves the store later (a watcher, after a quiet moment: a FAISS file is
+        # rewritten whole); the catalogue is committed either way and the store reconciles from it
+        self.save_at_end = save_at_end
         self.progress = progress
         self._stale: dict[str, set[str]] | None = None
 
@@ -195,8 +198,8 @@ class Pipeline:
                     report.notes.extend(drain())
         if gone:
             self._remove(list(gone.values()), report)
-        if gone or any(c.kind != "refresh" for c in work):  # filling in signals leaves the store as it is
-            self.store.save()
+        if self.save_at_end and (gone or any(c.kind != "refresh" for c in work)):
+            self.store.save()  # filling in signals leaves the store as it is
         if stale is not None:
             self._mark_signals_complete(stale, report)
         report.seconds = round(time.perf_counter() - started, 3)

@@ -40,6 +40,7 @@ EventFn = Callable[[dict[str, Any]], None]
 SETTLE_S = 0.6  # a path is taken once nothing happened to it for this long
 BATCH_PATHS = 2000  # stable paths per pipeline run: a 10,000-file copy is indexed in bounded chunks
 MOVE_WAIT_S = 10.0  # a deleted path waits at most this long for the rest of its batch
+SAVE_IDLE_S = 5.0  # the store file is written after this long without news (it is rewritten whole)
 RESCAN_S = 600.0  # a stat rescan now and then: events an overflowing queue dropped are caught up
 
 
@@ -69,7 +70,7 @@ class Settler:
     def ready(self, now: float, limit: int = BATCH_PATHS) -> list[str]:
         """Stable paths, at most ``limit``. A deleted path waits while others are still settling
         (up to ``MOVE_WAIT_S``): a move's new name then comes in the same batch and the file keeps
-        its row and vector."""
+        its row and vector. A stable folder is replaced by its files, which then settle."""
         out: list[str] = []
         gone: list[str] = []
         busy = False
@@ -86,6 +87,11 @@ class Settler:
                 gone.append(path)
                 continue
             del self.pending[path]
+            if current[2]:  # a folder made or moved in: its files settle one by one (some are still copying)
+                for info in crawl([path], include_hidden=True, on_problem=lambda p: None):
+                    self.pending.setdefault(info.path, (now, (info.size, info.mtime_ns, False)))
+                busy = True
+                continue
             out.append(path)
             if len(out) >= limit:
                 busy = True
@@ -204,6 +210,8 @@ class Watcher:
         self.tick_ms = 200
         self._extensions: frozenset[str] | None = None
         self._last_scan = 0.0
+        self._unsaved_since: float | None = None  # vectors added since the store file was written
+        self._last_apply = 0.0
 
     # -- for other threads ---------------------------------------------------------------------------
     def submit(self, fn: Callable[[], Any]) -> Future:
@@ -234,6 +242,7 @@ class Watcher:
             finally:
                 self.running = False
                 self._serve_requests()
+                self._save()
 
     def _follow(self, stop: threading.Event, watchfiles: Any) -> None:
         self.catch_up()
@@ -267,6 +276,9 @@ class Watcher:
             self._serve_requests()
             while (paths := self.settler.ready(time.monotonic())):
                 self.apply(paths)
+            if self._unsaved_since is not None and (now - self._last_apply > SAVE_IDLE_S
+                                                     or now - self._unsaved_since > 10 * SAVE_IDLE_S):
+                self._save()
             if now - self._last_scan > self.rescan_every:
                 self.catch_up()
                 self._last_scan = time.monotonic()
@@ -307,7 +319,10 @@ class Watcher:
             return [source]
 
         before = {p: self.lib.catalog.row_by_path(p) for p in paths}
-        report = self.lib.apply_changes(make, progress=self.progress)
+        report = self.lib.apply_changes(make, progress=self.progress, save=False)
+        self._last_apply = time.monotonic()
+        if self._unsaved_since is None:
+            self._unsaved_since = self._last_apply
         assert source is not None
         self._report(source, before)
         return report
@@ -345,6 +360,11 @@ class Watcher:
             self.counts["duplicates"] += bool(dups) and event == "added"
             self.on_event({"event": event, "path": row.path, "duplicate_of": [p for p, _ in dups],
                            "kinds": sorted({k for _, k in dups})})
+
+    def _save(self) -> None:
+        if self._unsaved_since is not None:
+            self.lib.store.save()
+            self._unsaved_since = None
 
     def _note(self, message: str) -> None:
         self.on_event({"event": "note", "message": message})
