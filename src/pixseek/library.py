@@ -67,7 +67,7 @@ class Library:
         self._encoder: Encoder | None = None
         self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
         self._index_lock = threading.Lock()  # one index run at a time within this process
-        self._writer: int | None = None  # the thread holding `writing()` (it may nest)
+        self._holder: int | None = None  # the thread holding `writing(hold=True)` (its runs nest in it)
         # Which files count as copies of one picture when results are collapsed: same bytes for now;
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
         self.copy_groups: CopyGroups = ExactCopies(self.catalog)
@@ -208,14 +208,15 @@ class Library:
         self.stores.remove_faiss_file()
 
     @contextlib.contextmanager
-    def writing(self):
+    def writing(self, hold: bool = False):
         """One writer per index folder, across processes and threads; raises ``PixseekError`` when
-        another holds it. Searches are not blocked.
+        another holds it. Searches are not blocked. ``hold=True``: a long-lived writer (a watcher),
+        whose own thread's runs (``index``, ``apply_changes``) go on inside it.
 
         >>> with lib.writing():                                       # doctest: +SKIP
         ...     migrate_the_vectors(lib)
         """
-        if self._writer == threading.get_ident():  # the writer itself (a watcher's runs): already held
+        if self._holder == threading.get_ident():  # a watcher's own runs: it holds the lock already
             yield
             return
         busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish"
@@ -229,10 +230,10 @@ class Library:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 raise busy from exc
-            self._writer = threading.get_ident()
+            self._holder = threading.get_ident() if hold else None
             yield
         finally:
-            self._writer = None
+            self._holder = None
             fh.close()
             self._index_lock.release()
 

@@ -235,7 +235,7 @@ class Watcher:
         from ..imaging import image_extensions
 
         self._extensions = frozenset(image_extensions())
-        with self.lib.writing():
+        with self.lib.writing(hold=True):
             self.running = True
             try:
                 self._follow(stop, watchfiles)
