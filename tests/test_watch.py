@@ -217,3 +217,14 @@ def test_event_changes_skip_hidden_and_other_files(lib, gallery):
                        extensions=frozenset({".jpg"}))
     src.plan()
     assert src.new == [] and src.gone == [] and src.moves == []
+
+
+def test_the_cli_loads_nothing_heavy_before_it_knows_it_must_work_locally():
+    import subprocess
+    import sys
+
+    code = ("import sys, pixseek.cli, pixseek.service; "
+            "print(sorted(m for m in ('numpy', 'torch', 'open_clip', 'faiss', 'gradio', 'PIL', 'pixseek.library') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

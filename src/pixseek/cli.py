@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -68,6 +67,8 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
+            import shutil
+
             from tqdm import tqdm
 
             # A pty may report 0 columns (then tqdm draws nothing): fall back to 80.
@@ -511,6 +512,8 @@ def cmd_eval_dedup(args: argparse.Namespace) -> int:
         bar.close()
         stages.close()
         if not args.keep:
+            import shutil
+
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
         emit(args, report.to_dict(), "")
