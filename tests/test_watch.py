@@ -228,3 +228,20 @@ def test_the_cli_loads_nothing_heavy_before_it_knows_it_must_work_locally():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_index_handed_to_the_service_runs_in_the_watcher_and_its_folder_is_followed(lib, gallery, tmp_path):
+    from pixseek.service import Service, call
+
+    other = tmp_path / "other"
+    other.mkdir()
+    noise(other / "first.jpg", 6)
+    with Running(lib, [gallery]) as w, Service(lib, w.watcher) as service:
+        assert oct(os.stat(service.path).st_mode & 0o777) == "0o600"
+        answer = call(lib.db_dir, {"op": "index", "paths": [str(other)]})
+        assert answer["report"]["added"] == 1
+        assert str(other) in w.watcher.roots
+        time.sleep(1.0)  # the watcher re-watches with the new folder
+        w.event("added", noise(other / "second.jpg", 7))
+        assert call(lib.db_dir, {"op": "nonsense"})["error"].startswith("bad request")
+    assert call(lib.db_dir, {"op": "ping"}) is None and not os.path.exists(service.path)

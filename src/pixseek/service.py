@@ -201,9 +201,14 @@ class Service:
                 "service": self.ping()}
 
     def index(self, request: dict[str, Any]) -> dict[str, Any]:
+        paths = request.get("paths") or []
+
         def run():
-            return self.lib.index(request.get("paths") or None, include_hidden=bool(request.get("hidden")),
-                                  batch_size=request.get("batch_size"))
+            report = self.lib.index(paths or None, include_hidden=bool(request.get("hidden")),
+                                    batch_size=request.get("batch_size"))
+            if self.watcher is not None:  # a folder indexed now is followed too
+                self.watcher.add_roots([p for p in paths if p in self.lib.catalog.roots()])
+            return report
 
         report = self.watcher.submit(run).result() if self.watcher is not None else run()
         return {"report": report.to_dict(), "notes": report.notes}

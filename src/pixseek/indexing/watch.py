@@ -222,6 +222,12 @@ class Watcher:
         self.requests.put(req)
         return req.future
 
+    def add_roots(self, roots: Iterable[str]) -> None:
+        """Follow these folders too (from the watcher's thread: an `index` handed over)."""
+        for root in roots:
+            if root not in self.roots:
+                self.roots.append(root)
+
     def summary(self) -> str:
         """"12 new photos, 3 already in your library" (since the watcher started)."""
         n, d = self.counts["added"], self.counts["duplicates"]
