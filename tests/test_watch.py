@@ -245,3 +245,26 @@ def test_an_index_handed_to_the_service_runs_in_the_watcher_and_its_folder_is_fo
         w.event("added", noise(other / "second.jpg", 7))
         assert call(lib.db_dir, {"op": "nonsense"})["error"].startswith("bad request")
     assert call(lib.db_dir, {"op": "ping"}) is None and not os.path.exists(service.path)
+
+
+@pytest.mark.slow
+def test_serve_watch_shows_arrivals_in_the_open_page(lib, gallery):
+    gradio_client = pytest.importorskip("gradio_client")
+    from pixseek.ui import launch
+    from ui_support import free_port
+
+    with Running(lib, [gallery]) as w:
+        app, url = launch(lib, port=free_port(), block=False, watcher=w.watcher)
+        try:
+            client = gradio_client.Client(url, verbose=False)
+            assert client.predict(api_name="/watch_summary").endswith(": no new photos yet")
+            shutil.copy(gallery / "rocket.jpg", gallery / "rocket-again.jpg")
+            noise(gallery / "fresh.jpg", 8)
+            w.event("added", gallery / "fresh.jpg")
+            w.event("added", gallery / "rocket-again.jpg")
+            assert client.predict(api_name="/watch_summary") == (
+                f"Watching {gallery}: 2 new photos, 1 already in your library")
+            hits = lib.query(pixseek.Query(images=(str(gallery / "fresh.jpg"),), k=1)).hits
+            assert hits[0].path == str(gallery / "fresh.jpg")  # indexed: an indexed example comes first
+        finally:
+            app.close()
