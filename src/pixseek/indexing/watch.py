@@ -251,8 +251,6 @@ class Watcher:
                 self._save()
 
     def _follow(self, stop: threading.Event, watchfiles: Any) -> None:
-        self.catch_up()
-        self._last_scan = time.monotonic()
         while not stop.is_set():
             watched = [r for r in self.roots if os.path.isdir(r)]
             if not watched:
@@ -267,15 +265,19 @@ class Watcher:
                 self._note(f"cannot follow events ({str(exc).strip() or type(exc).__name__}): rescanning, "
                            "then polling every 0.5 s (raise fs.inotify.max_user_watches to get events back)")
                 self.poll = True
-                self.catch_up()
 
     def _watch(self, watched: list[str], stop: threading.Event, watchfiles: Any) -> None:
-        """Until ``stop``, or until a watched folder comes or goes (a drive): settle events, index
-        the stable paths, serve handed-over requests, rescan now and then."""
+        """Until ``stop``, or until a watched folder comes or goes (a drive): scan once the watch is
+        in place (nothing created meanwhile is missed), then settle events, index the stable paths,
+        serve handed-over requests, rescan now and then."""
+        scanned = False
         for batch in watchfiles.watch(*watched, watch_filter=None, debounce=400, step=50, stop_event=stop,
                                       rust_timeout=self.tick_ms, yield_on_timeout=True, raise_interrupt=True,
                                       force_polling=self.poll, poll_delay_ms=500, ignore_permission_denied=True):
-            self.ready.set()
+            if not scanned:  # the watch is in place: what changed before it is found by a stat scan
+                self.catch_up()
+                self._last_scan, scanned = time.monotonic(), True
+                self.ready.set()
             now = time.monotonic()
             for _kind, path in batch:
                 self.settler.saw(path, now)
