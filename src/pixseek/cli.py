@@ -1,23 +1,29 @@
-"""The `pixseek` command: parse, call the library, print. Exit codes: 0 ok, 1 user error, 2 usage."""
+"""The `pixseek` command: parse, call the library, print. Exit codes: 0 ok, 1 user error, 2 usage.
+
+`search`, `similar`, `status` and `index` ask a running service first (`pixseek.service`), so this
+module imports nothing heavy at the top: the library (numpy, torch, the stores) loads only when the
+command runs locally.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .encoders import ModelSpec
+from .config import ORIENTATIONS, STRONG_Z, default_db_dir
 from .errors import PixseekError
-from .library import Library
-from .search import ORIENTATIONS, STRONG_Z, Filters, Query
-from .settings import LibrarySettings
-from .types import ActionReport, CrawlProblem, DuplicateGroup, SearchResults
+from .types import (ActionReport, CrawlProblem, DuplicateGroup, Hit, LibraryStatus, SearchResults, SignalCoverage,
+                    SkippedFile)
 from .units import human_size
+
+if TYPE_CHECKING:
+    from .library import Library
+    from .settings import LibrarySettings
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -27,12 +33,16 @@ def emit(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
 
 
 def open_library(args: argparse.Namespace) -> Library:
+    from .library import Library
+
     return Library(args.db, settings_from(args))
 
 
 def settings_from(args: argparse.Namespace) -> LibrarySettings:
     """The library settings the flags give; a command without the model flags gets the defaults
     (the index's own model)."""
+    from .settings import LibrarySettings
+
     given = {name: getattr(args, name) for name in LibrarySettings.names() if hasattr(args, name)}
     return LibrarySettings(**given, store_auth=store_auth(args))
 
@@ -77,6 +87,8 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
+            import shutil
+
             from tqdm import tqdm
 
             # A pty may report 0 columns (then tqdm draws nothing): fall back to 80.
@@ -120,8 +132,39 @@ def bars_wanted(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not args.json
 
 
+# -- the warm service ------------------------------------------------------------------------------------
+NO_SERVICE_ENV = "PIXSEEK_NO_SERVICE"  # set (non-empty): never ask a running service, work locally
+_DEFAULT_FLAGS = {"model": None, "pretrained": None, "device": "auto", "backend": "auto", "precision": "auto",
+                  "store": None}
+
+
+def ask_service(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The running service's answer for this index, or None (none runs, or flags it would not
+    honour were given: another model, device, runtime or store). An error it reports is raised."""
+    if os.environ.get(NO_SERVICE_ENV) or any(getattr(args, k, v) != v for k, v in _DEFAULT_FLAGS.items()):
+        return None
+    from .service import call
+
+    answer = call(os.path.expanduser(args.db) if args.db else default_db_dir(), request)
+    if answer is not None and "error" in answer:
+        raise PixseekError(answer["error"])
+    return answer
+
+
+def _abs(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
 # -- commands ------------------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
+    if not (args.reindex or args.shard):
+        answer = ask_service(args, {"op": "index", "paths": [_abs(p) for p in args.paths], "hidden": args.hidden,
+                                    "batch_size": args.batch_size})
+        if answer is not None:
+            if not args.json:
+                print("pixseek: done by the running service", file=sys.stderr)
+            print_index_report(args, answer["report"], answer.get("notes", []), [])
+            return 0
     bar = ProgressBar(sys.stderr.isatty() and not args.json)
     problems: list[CrawlProblem] = []
     with open_library(args) as lib:
@@ -131,24 +174,46 @@ def cmd_index(args: argparse.Namespace) -> int:
                                shard=args.shard)
         finally:
             bar.close()
-    for p in problems:
-        emit(args, {"problem": p.path, "reason": p.reason}, f"skipped folder {p.path}: {p.reason}")
-    if not args.json:
-        for note in report.notes:
-            print(f"pixseek: {note}", file=sys.stderr)
-    d = report.to_dict()
-    emit(args, d, "indexed: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
-                  "{skipped} skipped in {seconds:.1f} s".format(**d) + (f" ({d['backend']})" if d["backend"] else ""))
+    print_index_report(args, report.to_dict(), report.notes, problems)
     return 0
 
 
+def print_index_report(args: argparse.Namespace, d: dict[str, Any], notes: Sequence[str],
+                       problems: Sequence[CrawlProblem]) -> None:
+    for p in problems:
+        emit(args, {"problem": p.path, "reason": p.reason}, f"skipped folder {p.path}: {p.reason}")
+    if not args.json:
+        for note in notes:
+            print(f"pixseek: {note}", file=sys.stderr)
+    emit(args, d, "indexed: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
+                  "{skipped} skipped in {seconds:.1f} s".format(**d) + (f" ({d['backend']})" if d.get("backend") else ""))
+
+
 def query_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The Query fields shared by `search` and `similar`."""
-    filters = Filters(under=args.under or (), since=args.since, until=args.until, orientation=args.orientation,
-                      min_size=args.min_size, tags=tuple(args.tag or ()), not_tags=tuple(args.not_tag or ()))
+    """The Query fields shared by `search` and `similar`, as plain values (for a service too)."""
+    filters = {"under": [_abs(u) for u in args.under or ()], "since": args.since, "until": args.until,
+               "orientation": args.orientation, "min_size": args.min_size,
+               "tags": list(args.tag or ()), "not_tags": list(args.not_tag or ())}
     strong = args.strong_z if args.strong_z is not None else args.strong
     return {"filters": filters, "k": args.k, "offset": args.offset, "strong": strong,
             "collapse": not args.all_copies}
+
+
+def run_query(args: argparse.Namespace, fields: dict[str, Any], exclude_examples: bool = False) -> int:
+    """Ask the running service, else load the library here."""
+    answer = ask_service(args, {"op": "query", "query": fields, "exclude_examples": exclude_examples})
+    if answer is not None:
+        r = dict(answer["results"])
+        r["hits"] = [Hit(**{**h, "copies": tuple(h.get("copies") or ())}) for h in r["hits"]]
+        print_results(args, SearchResults(**r))
+        return 0
+    from .search import Filters, Query
+
+    query = Query(**{**fields, "images": tuple(fields.get("images") or ()),
+                     "negatives": tuple(fields.get("negatives") or ()), "filters": Filters(**fields["filters"])})
+    with open_library(args) as lib:
+        print_results(args, lib.query(query, exclude_examples=exclude_examples))
+    return 0
 
 
 def print_results(args: argparse.Namespace, results: SearchResults) -> None:
@@ -170,26 +235,32 @@ def cmd_search(args: argparse.Namespace) -> int:
     text = " ".join(args.text).strip() or None
     if text is None and not args.image:
         args.parser.error("say what to look for: a description, --image PHOTO, or both")
-    query = Query(text=text, images=tuple(args.image or ()), negatives=tuple(args.negatives or ()),
-                  weights=args.weight, template=args.template, **query_options(args))
-    with open_library(args) as lib:
-        print_results(args, lib.query(query))
-    return 0
+    fields = {"text": text, "images": [_abs(i) for i in args.image or ()], "negatives": list(args.negatives or ()),
+              "weights": args.weight, "template": args.template, **query_options(args)}
+    return run_query(args, fields)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
-        print_results(args, lib.query(Query(images=(args.image,), **query_options(args)), exclude_examples=True))
-    return 0
+    return run_query(args, {"images": [_abs(args.image)], **query_options(args)}, exclude_examples=True)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
-        st = lib.status()
+    answer = ask_service(args, {"op": "status"})
+    service = None
+    if answer is not None:
+        d = answer["status"]
+        st = LibraryStatus(**{**d, "skipped": [SkippedFile(**s) for s in d["skipped"]],
+                              "signals": [SignalCoverage(**s) for s in d["signals"]]})
+        model, service = answer["model_label"] or "-", answer["service"]
+    else:
+        from .encoders import ModelSpec
+
+        with open_library(args) as lib:
+            st = lib.status()
+        model = ModelSpec(st.model, st.pretrained).label if st.model else "-"
     if args.json:
-        emit(args, st.to_dict(), "")
+        emit(args, {**st.to_dict(), **({"service": service} if service else {})}, "")
         return 0
-    model = ModelSpec(st.model, st.pretrained).label if st.model else "-"
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
@@ -201,6 +272,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
         print(f"  {s.path}: {s.reason}")
+    if service:
+        watching = ", ".join(service["watching"]) or "-"
+        print(f"service: pid {service['pid']}, watching {watching}" + (f"; {service['summary']}" if service["summary"]
+                                                                         else ""))
     return 0
 
 
@@ -230,19 +305,107 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    from .service import Service
     from .ui import server  # Gradio loads only for this command
 
     auth = server.parse_auth(args.auth or os.environ.get(server.AUTH_ENV))
     warning = server.check_exposure(args.host, auth)
     if warning:
         print(f"pixseek: {warning}", file=sys.stderr)
+    stop = threading.Event()
     with open_library(args) as lib:
-        app, url = server.launch(lib, host=args.host, port=args.port, auth=auth, block=False)
-        print(f"pixseek: serving {lib.db_dir} at {url} (Ctrl+C stops it)", flush=True)
-        try:
-            app.block_thread()
-        finally:
-            app.close()
+        watcher = make_watcher(args, lib, lib.catalog.roots()) if args.watch else None
+        with Service(lib, watcher):
+            if watcher is not None:
+                threading.Thread(target=watcher.run, args=(stop,), name="pixseek-watch", daemon=True).start()
+            app, url = server.launch(lib, host=args.host, port=args.port, auth=auth, block=False, watcher=watcher)
+            print(f"pixseek: serving {lib.db_dir} at {url} (Ctrl+C stops it)", flush=True)
+            try:
+                app.block_thread()
+            finally:
+                stop.set()
+                app.close()
+    return 0
+
+
+def make_watcher(args: argparse.Namespace, lib: Library, roots: Sequence[str]):
+    """The watcher of `watch` and `serve --watch`, printing its events (one JSON object each with --json)."""
+    from .indexing.watch import Watcher
+
+    bar = BurstProgress(bars_wanted(args))
+    return Watcher(lib, roots, poll=args.poll, settle=args.settle, include_hidden=getattr(args, "hidden", False),
+                   on_event=lambda e: print_watch_event(args, e), progress=bar)
+
+
+class BurstProgress:
+    """A bar per burst of new files (a catch-up scan, a folder copied in), on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: ProgressBar | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 20:
+            return
+        if self.bar is None:
+            self.bar = ProgressBar(True, desc="indexing")
+        self.bar(done, total)
+        if done >= total:
+            self.bar.close()
+            self.bar = None
+
+
+def print_watch_event(args: argparse.Namespace, e: dict[str, Any]) -> None:
+    kind = e["event"]
+    if kind == "note":
+        if args.json:
+            emit(args, e, "")
+        else:
+            print(f"pixseek: {e['message']}", file=sys.stderr, flush=True)
+        return
+    if kind == "scanned":
+        text = ("scanned: {added} added, {updated} updated, {removed} removed, {unchanged} unchanged, "
+                "{skipped} skipped in {seconds:.1f} s".format(**e))
+    elif kind == "moved":
+        text = f"moved    {e['from']} -> {e['path']}"
+    elif kind == "skipped":
+        text = f"skipped  {e['path']}: {e['reason']}"
+    elif kind in ("added", "updated"):
+        dups = e.get("duplicate_of") or []
+        text = f"{kind:8s} {e['path']}" + (f"  (already in your library: {', '.join(dups)})" if dups else "")
+    else:
+        text = f"{kind:8s} {e['path']}"
+    emit(args, e, text)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .service import Service
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with open_library(args) as lib:
+        roots = [_abs(p) for p in args.paths] or lib.catalog.roots()
+        if not roots:
+            raise PixseekError("nothing to watch: name a folder, e.g. `pixseek watch ~/Pictures`")
+        for root in args.paths:
+            if not os.path.isdir(root):
+                raise PixseekError(f"not a folder: {root}")
+        watcher = make_watcher(args, lib, roots)
+        with Service(lib, watcher):
+            if lib.recorded_model:  # the first query after start does not wait for the model
+                threading.Thread(target=lambda: (lib.store, lib.encoder), name="pixseek-warm-up",
+                                 daemon=True).start()
+            print(f"pixseek: watching {', '.join(roots)} for {lib.db_dir} "
+                  f"({'polling' if args.poll else 'events'}; Ctrl+C stops it)", file=sys.stderr, flush=True)
+            try:
+                watcher.run(stop)
+            except KeyboardInterrupt:
+                pass
     return 0
 
 
@@ -375,6 +538,8 @@ def cmd_eval_dedup(args: argparse.Namespace) -> int:
         bar.close()
         stages.close()
         if not args.keep:
+            import shutil
+
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
         emit(args, report.to_dict(), "")
@@ -475,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dedup_commands(sub, common)
     add_store_commands(sub, common)
     add_serve_command(sub, common, model)
+    add_watch_command(sub, common, model)
     add_eval_commands(sub, common, model)
     add_tag_commands(sub, common)
     add_tune_commands(sub, common)
@@ -632,7 +798,29 @@ def add_serve_command(sub: Subparsers, common: argparse.ArgumentParser, model: a
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="log-in for the page; required with a non-loopback "
                                                           "--host (default: $PIXSEEK_AUTH)")
+    p.add_argument("--watch", action="store_true", help="follow the indexed folders: new photos show up within "
+                                                       "seconds (see `pixseek watch`)")
+    watch_options(p)
     p.set_defaults(func=cmd_serve)
+
+
+def watch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--poll", action="store_true", help="poll the folders every 0.5 s instead of file-system "
+                                                      "events (network mounts, which send none)")
+    p.add_argument("--settle", type=float, default=0.6, metavar="S",
+                   help="take a file once nothing happened to it for S seconds (default 0.6)")
+
+
+def add_watch_command(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("watch", parents=[common, model], help="index what changed, then follow the folders",
+                       description="Index what changed since the last run (a stat-only scan), then follow the "
+                                   "folders: new, changed, moved and deleted photos are indexed within seconds, "
+                                   "each new one checked against the library for duplicates. While it runs it "
+                                   "answers `search`, `similar`, `status` and `index` at once. See docs/watch.md.")
+    p.add_argument("paths", nargs="*", metavar="FOLDER", help="folders to follow (default: every indexed folder)")
+    p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
+    watch_options(p)
+    p.set_defaults(func=cmd_watch)
 
 
 def add_eval_commands(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:

@@ -37,3 +37,8 @@ def data_dir() -> Path:
 def default_db_dir() -> Path:
     """The library used when the user names none: ``data_dir() / "default"``."""
     return data_dir() / "default"
+
+
+# Query vocabulary the CLI's parser needs before anything heavy loads (pixseek.search uses these).
+STRONG_Z = 4.0  # --strong: how many spreads above the typical score a result must stand
+ORIENTATIONS = ("landscape", "portrait", "square")

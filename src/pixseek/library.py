@@ -28,8 +28,9 @@ from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_capt
 from .explore import Embeddings, load_embeddings
 from .indexing import Pipeline
 from .indexing.signals import signal_coverage
-from .indexing.sources import IndexPlan, plan_index
+from .indexing.sources import ChangeSource, IndexPlan, plan_index
 from .search import CopyGroups, PhotoGroups, Query, Searcher
+from .service import SOCKET_NAME
 from .settings import LibrarySettings
 from .stores.base import VectorStore
 from .stores.keeper import StoreKeeper
@@ -67,10 +68,12 @@ class Library:
         self._encoder: Encoder | None = None
         self._lock = threading.RLock()  # guards lazy loading and closing, never held during a run
         self._index_lock = threading.Lock()  # one index run at a time within this process
+        self._holder: int | None = None  # the thread holding `writing(hold=True)` (its runs nest in it)
         # Which files count as copies of one picture when results are collapsed: same bytes for now;
         # the duplicate finder can put its own groups here (anything with ``groups_of(ids)``).
         self.copy_groups: CopyGroups = PhotoGroups(self.catalog)  # copies, RAW+JPEG pairs, bursts
         self._searcher: Searcher | None = None
+        self._live_copies = None
         self.stores = StoreKeeper(self.catalog, self.db_dir, self.settings.store, auth=self.settings.store_auth,
                                   lock=self._lock)
         self.tag_book = TagBook(self.catalog)
@@ -82,6 +85,17 @@ class Library:
             if self._encoder is None:
                 self._encoder = load_encoder(self.spec, self.settings.backend, self.settings.precision)
             return self._encoder
+
+    @property
+    def live_copies(self):
+        """Copies found as photos arrive (:class:`pixseek.dedup.live.LiveCopies`); a watcher makes
+        them the groups search results collapse by."""
+        from .dedup.live import LiveCopies
+
+        with self._lock:
+            if self._live_copies is None:
+                self._live_copies = LiveCopies(self.catalog, lambda: self.store)
+            return self._live_copies
 
     @property
     def store(self) -> VectorStore:
@@ -145,16 +159,39 @@ class Library:
             plan = self.plan_index(roots)  # before recording: a typo must not become an indexed folder
             self.catalog.add_roots(plan.new_roots)
             self.catalog.remove_roots(plan.gone_roots)
-            # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
-            pipeline = Pipeline(self.catalog, self.store, lambda: self.encoder,
-                                batch_size=batch_size or batch_size_for(self.settings.device),
-                                workers=workers or decode_workers_for(self.settings.device),
-                                exact_decode=exact_decode, progress=progress)
-            stale = pipeline.stale_signals()
-            sources = plan.sources(self.catalog, moves=moves, stale=stale, include_hidden=include_hidden,
+            pipeline = self._pipeline(batch_size, workers, exact_decode, progress)
+            sources = plan.sources(self.catalog, moves=moves, stale=pipeline.stale, include_hidden=include_hidden,
                                    file_filter=shard_spec.owns if shard_spec else None, on_problem=on_problem)
             self.stores.begin_writes()
-            report = pipeline.run(sources, stale)
+            report = pipeline.run(sources)
+            self.stores.after_index()
+            return report
+
+    def _pipeline(self, batch_size: int | None = None, workers: int | None = None, exact_decode: bool = False,
+                  progress: ProgressFn | None = None, save: bool = True) -> Pipeline:
+        # defaults per device: 32 and a worker per core on a CPU, 256 on a GPU (tuning.py)
+        return Pipeline(self.catalog, self.store, lambda: self.encoder,
+                        batch_size=batch_size or batch_size_for(self.settings.device),
+                        workers=workers or decode_workers_for(self.settings.device),
+                        exact_decode=exact_decode, progress=progress, save_at_end=save)
+
+    def apply_changes(self, make_sources: Callable[[Catalog, dict[str, set[str]]], Sequence[ChangeSource]], *,
+                      progress: ProgressFn | None = None, save: bool = True) -> IndexReport:
+        """Run change sources through the one pipeline, as the index's writer: the sources are
+        made by ``make_sources(catalog, stale)`` (``stale``: the pipeline's map of missing signals).
+        For an index that exists; the watcher (:mod:`pixseek.indexing.watch`) feeds its events here.
+        ``save=False`` leaves a FAISS file to be saved later (``lib.store.save()``): the catalogue
+        is committed anyway, and a store file that lags it is caught up when next opened.
+
+        >>> lib.apply_changes(lambda cat, stale: [PathChanges(cat, ["/p/new.jpg"], stale=stale)])  # doctest: +SKIP
+        """
+        self._check_model()
+        with self.writing():
+            self.stores.before_index(None)
+            pipeline = self._pipeline(progress=progress, save=save or self.store_spec != "faiss")
+            sources = make_sources(self.catalog, pipeline.stale)
+            self.stores.begin_writes()
+            report = pipeline.run(sources)
             self.stores.after_index()
             return report
 
@@ -176,14 +213,20 @@ class Library:
         remove_unused(self.db_dir, None)
 
     @contextlib.contextmanager
-    def writing(self):
+    def writing(self, hold: bool = False):
         """One writer per index folder, across processes and threads; raises ``PixseekError`` when
-        another holds it. Searches are not blocked.
+        another holds it. Searches are not blocked. ``hold=True``: a long-lived writer (a watcher),
+        whose own thread's runs (``index``, ``apply_changes``) go on inside it.
 
         >>> with lib.writing():                                       # doctest: +SKIP
         ...     migrate_the_vectors(lib)
         """
-        busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish")
+        if self._holder == threading.get_ident():  # a watcher's own runs: it holds the lock already
+            yield
+            return
+        busy = PixseekError(f"another pixseek is indexing {self.db_dir}: wait for it to finish"
+                            + (" (a `pixseek watch` or `serve --watch` follows this index: stop it first)"
+                               if (self.db_dir / SOCKET_NAME).exists() else ""))
         if not self._index_lock.acquire(blocking=False):
             raise busy
         fh = open(self.db_dir / "index.lock", "w")
@@ -192,8 +235,10 @@ class Library:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 raise busy from exc
+            self._holder = threading.get_ident() if hold else None
             yield
         finally:
+            self._holder = None
             fh.close()
             self._index_lock.release()
 

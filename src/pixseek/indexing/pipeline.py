@@ -141,7 +141,7 @@ class Pipeline:
 
     def __init__(self, catalog: Catalog, store: VectorStore, encoder: Callable[[], Encoder], *,
                  batch_size: int = 32, workers: int | None = None, max_pixels: int | None = None,
-                 exact_decode: bool = False, save_every_s: float = 60.0,
+                 exact_decode: bool = False, save_every_s: float = 60.0, save_at_end: bool = True,
                  progress: ProgressFn | None = None) -> None:
         self.catalog = catalog
         self.store = store
@@ -151,7 +151,19 @@ class Pipeline:
         self.max_pixels = max_pixels
         self.exact_decode = exact_decode  # False: JPEG draft scaling down to what the signals need
         self.save_every_s = save_every_s
+        # False: the caller saves the store later (a watcher, after a quiet moment: a FAISS file is
+        # rewritten whole); the catalogue is committed either way and the store reconciles from it
+        self.save_at_end = save_at_end
         self.progress = progress
+        self._stale: dict[str, set[str]] | None = None
+
+    @property
+    def stale(self) -> dict[str, set[str]]:
+        """:meth:`stale_signals`, looked up once per pipeline: the one map its sources are built
+        with (``FolderScan(..., stale=pipeline.stale)``) and :meth:`run` fills in."""
+        if self._stale is None:
+            self._stale = self.stale_signals()
+        return self._stale
 
     def stale_signals(self) -> dict[str, set[str]]:
         """Indexed contents lacking a current signal (empty, without a query, once all have them)."""
@@ -160,8 +172,10 @@ class Pipeline:
             return {}
         return self.catalog.stale_signals(wanted)
 
-    def run(self, sources: Iterable[ChangeSource], stale: dict[str, set[str]] | None = None) -> IndexReport:
-        """Apply every change of ``sources``; ``stale`` is :meth:`stale_signals`, as given to them."""
+    def run(self, sources: Iterable[ChangeSource]) -> IndexReport:
+        """Apply every change of ``sources``. Sources built with :attr:`stale` get their photos'
+        missing signals filled in (a run that never looked at :attr:`stale` leaves them alone)."""
+        stale = self._stale
         started = time.perf_counter()
         report = IndexReport()
         work: list[Change] = []
@@ -187,8 +201,8 @@ class Pipeline:
                     report.notes.extend(drain())
         if gone:
             self._remove(list(gone.values()), report)
-        if gone or any(c.kind != "refresh" for c in work):  # filling in signals leaves the store as it is
-            self.store.save()
+        if self.save_at_end and (gone or any(c.kind != "refresh" for c in work)):
+            self.store.save()  # filling in signals leaves the store as it is
         if stale is not None:
             self._mark_signals_complete(stale, report)
         report.seconds = round(time.perf_counter() - started, 3)

@@ -58,11 +58,13 @@ class ExactCopies:
 
 class PhotoGroups:
     """Exact copies, RAW+JPEG pairs and bursts (``shots.py``) as one partition: a result stands
-    for its copies, its pair's other half and the other frames of its burst."""
+    for its copies, its pair's other half and the other frames of its burst. ``base``: the copy
+    groups they join (same bytes by default; while a watcher runs, its live copies,
+    ``dedup.live.LiveCopies``)."""
 
-    def __init__(self, catalog) -> None:
+    def __init__(self, catalog, base: CopyGroups | None = None) -> None:
         self.catalog = catalog
-        self.exact = ExactCopies(catalog)
+        self.exact = base if base is not None else ExactCopies(catalog)
 
     def groups_of(self, ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
         return self._groups(ids)[0]

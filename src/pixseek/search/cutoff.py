@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import STRONG_Z
 from ..stores.base import VectorStore
 
-STRONG_Z = 4.0
 BACKGROUND_SAMPLE = 4096
 SAMPLE_SEED = 0
 # Below this spread the collection looks the same to the query (e.g. every image identical): no

@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from ..config import ORIENTATIONS
 from ..errors import QueryError
 
-ORIENTATIONS = ("landscape", "portrait", "square")
 # Width and height within 5 % of each other count as square: 1080x1080 posts, 4000x3900 scans.
 SQUARE_TOLERANCE_PERCENT = 105
 

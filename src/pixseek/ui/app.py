@@ -35,8 +35,9 @@ CSS = """
 """
 
 
-def build_app(lib: Library, title: str = "pixseek") -> gr.Blocks:
-    """The whole app for ``lib`` (not started: see :func:`pixseek.ui.launch`)."""
+def build_app(lib: Library, title: str = "pixseek", watcher: Any = None) -> gr.Blocks:
+    """The whole app for ``lib`` (not started: see :func:`pixseek.ui.launch`). With ``watcher`` (a
+    :class:`pixseek.indexing.watch.Watcher`), a line under the title says what arrived."""
     thumbs = lib.thumb_cache.folder
     thumbs.mkdir(parents=True, exist_ok=True)
     # Thumbnails are served straight from their cache folder (no copy per search); nothing else of
@@ -46,6 +47,8 @@ def build_app(lib: Library, title: str = "pixseek") -> gr.Blocks:
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"# {title}\nFind your photos by words, or by dropping a photo that looks like them.",
                     elem_id="header")
+        if watcher is not None:
+            watch_line(watcher)
         with gr.Tabs():
             for tab_title, tab_id, build in TABS:
                 with gr.Tab(tab_title, id=tab_id) as tab:
@@ -58,6 +61,16 @@ def launch_options(lib: Library) -> dict[str, Any]:
     return dict(theme=gr.themes.Soft(), css=CSS + DUPLICATES_CSS, share=False, quiet=True, show_error=True,
                 footer_links=["api"], max_file_size="100mb", ssr_mode=False, enable_monitoring=False,
                 mcp_server=False, pwa=False, run_history=False)
+
+
+def watch_line(watcher: Any) -> None:
+    """"Watching ~/Pictures: 12 new photos, 3 already in your library", refreshed every 2 s."""
+    def line() -> str:
+        return f"Watching {', '.join(watcher.roots)}: {watcher.summary()}"
+
+    news = gr.Markdown(line(), elem_id="watch-summary")
+    gr.Timer(2.0).tick(line, None, news, api_name="watch_summary", show_progress="hidden",
+                       concurrency_limit=None)
 
 
 # -- Library tab -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PixseekError
 
@@ -74,14 +74,15 @@ def private_upload_dir() -> str:
 
 def launch(lib: Library, host: str = DEFAULT_HOST, port: int | None = DEFAULT_PORT,
            auth: tuple[str, str] | None = None, *, block: bool = True,
-           app: gr.Blocks | None = None) -> tuple[gr.Blocks, str]:
+           app: gr.Blocks | None = None, watcher: Any = None) -> tuple[gr.Blocks, str]:
     """Build (unless given) and start the app; returns it and its local URL. ``block=False`` returns
-    at once with the server running in the background (tests, notebooks); ``app.close()`` stops it."""
+    at once with the server running in the background (tests, notebooks); ``app.close()`` stops it.
+    ``watcher``: the folders' watcher (``serve --watch``), whose news the page shows."""
     check_exposure(host, auth)
     private_upload_dir()
     from .app import build_app, launch_options, warm_up
 
-    app = app or build_app(lib)
+    app = app or build_app(lib, watcher=watcher)
     warm_up(lib)
     try:
         _, url, _ = app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True,
