@@ -244,7 +244,7 @@ def test_an_index_made_by_the_previous_version_opens_and_keeps_working(tmp_path,
     env = {**os.environ, "PYTHONPATH": str(old_src)}
     subprocess.run([sys.executable, "-m", "pixseek", "index", str(gallery), "--db", str(db), "--model", tiny_clip],
                    env=env, check=True, capture_output=True, timeout=600)
-    with pixseek.open(db) as lib:
+    with pixseek.open(db, ocr="auto") as lib:
         assert lib.catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         # what the old version stored counts as version 1 of its signal; the words signals are new
         assert [(s.name, s.have, s.total) for s in lib.status().signals if not s.on_demand] == [

@@ -162,12 +162,15 @@ class Library:
     # -- words in and about photos (pixseek.words) ------------------------------------------------------
     def _ocr_mode(self, record: bool = False) -> str:
         """``settings.ocr`` when given (recorded in the index with ``record``), else the index's own,
-        else ``auto``."""
+        else ``$PIXSEEK_OCR``, else ``auto``."""
         from .words.ocr import OCR_MODES
 
         asked = self.settings.ocr
         if asked is None:
-            return self.catalog.get_meta("ocr") or "auto"
+            mode = self.catalog.get_meta("ocr") or os.environ.get("PIXSEEK_OCR") or "auto"
+            if mode not in OCR_MODES:
+                raise PixseekError(f"PIXSEEK_OCR must be one of {', '.join(OCR_MODES)}, not {mode!r}")
+            return mode
         if asked not in OCR_MODES:
             raise PixseekError(f"--ocr must be one of {', '.join(OCR_MODES)}, not {asked!r}")
         if record and self.catalog.get_meta("ocr") != asked:
