@@ -292,3 +292,30 @@ def test_cli_mode_json_and_ocr_flag(words_lib, words_gallery, tmp_path, capsys):
     assert main(["status", "--db", str(tmp_path / "db"), "--json"]) == 0
     signals = {s["name"] for s in json.loads(capsys.readouterr().out)["signals"]}
     assert "metadata" in signals and "ocr" not in signals  # the index remembers --ocr off
+
+
+# -- the web UI's search tab (its handlers, as the page calls them) ----------------------------------
+@needs_dejavu
+def test_ui_shows_matched_words_and_boxes_the_text_that_matched(words_lib, words_gallery):
+    import numpy as np
+    from pixseek.ui.search_tab import SearchEvents
+
+    events = SearchEvents(words_lib, 6)
+    items, hits, active, status, _, _ = events.run(None, text="login", k=6, mode="auto")
+    assert " · screenshot.jpg · text in photo: \"ROUTER LOGIN\"" in items[0][1], items[0][1]
+    image, info, _ = events.open_detail(0, hits, active)
+    assert "**Found by** text in photo" in info
+    from pixseek.thumbs import PREVIEW_SIZE
+
+    px = np.asarray(image).astype(int)
+    plain = np.asarray(Image.open(words_lib.thumbnail(words_gallery / "screenshot.jpg", PREVIEW_SIZE))).astype(int)
+    assert px.shape == plain.shape
+    # amber filled over the matched line (upright "ROUTER LOGIN", top left); the other line only outlined
+    w = px.shape[1] / 800
+    amber = (plain[..., 2] - px[..., 2] > 40) & (px[..., 0] >= plain[..., 0] - 5)
+    top = amber[int(65 * w):int(105 * w), int(70 * w):int(300 * w)].mean()
+    other = amber[int(145 * w):int(170 * w), int(70 * w):int(300 * w)].mean()
+    assert top > 0.5 and other < 0.05, (top, other)
+    # the mode is a control: visual on an image-only index refuses a text, in one line
+    out = events.run(None, text="login", k=6, mode="visual")
+    assert "images only" in out[3]
