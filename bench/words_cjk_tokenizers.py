@@ -36,6 +36,7 @@ def build(tokenizer: str, prepare) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{tokenizer}')")
     db.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", [(i, prepare(line)) for i, line in enumerate(LINES)])
+    db.commit()
     return db
 
 
