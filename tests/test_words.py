@@ -217,6 +217,31 @@ def test_a_changed_sidecar_is_read_again_without_encoding(words_gallery, tmp_pat
         assert first(lib, "iceland greenland", mode="words")[0] == "IMG_0001.jpg"
 
 
+@needs_dejavu
+def test_ocr_is_filled_in_later_in_the_background_without_encoding_while_search_works(words_gallery, tmp_path):
+    from pixseek.jobs import IndexJob
+
+    g = tmp_path / "g"
+    g.mkdir()
+    for name in ("screenshot.jpg", "insurance-claim-2022.jpg", "myHolidayPics.jpg"):
+        shutil.copy2(words_gallery / name, g / name)
+    db = tmp_path / "db"
+    with pixseek.open(db, model="fake:pixels", ocr="off") as lib:
+        lib.index([g])
+    with pixseek.open(db, ocr="auto") as lib:  # e.g. pixseek upgraded, or OCR switched on
+        assert lib.search("router login", mode="words") == []
+        job = IndexJob(lib)
+        job.start()
+        during = [first(lib, "holiday", mode="words")[0]]  # searches answer while OCR runs
+        while job.progress().running:
+            during.append(first(lib, "holiday", mode="words")[0])
+        report = job.wait().report
+        assert set(during) == {"myHolidayPics.jpg"}
+        assert "filled in ocr for 3 photos indexed before" in report.notes
+        assert lib._encoder is None  # no vector was encoded again
+        assert first(lib, "router login")[0] == "screenshot.jpg"
+
+
 def test_ocr_failure_is_skipped_with_a_reason(words_gallery, tmp_path, monkeypatch):
     from pixseek.words import ocr
 
