@@ -186,6 +186,10 @@ def test_bad_metadata_is_skipped_with_a_reason(words_lib, words_gallery):
     assert "XMP unreadable" in problems[str(words_gallery / "IMG_0004.jpg")]
     assert "too large" in problems[str(words_gallery / "IMG_0005.jpg")]
     assert any("XMP unreadable" in r for o, r in problems.items() if o.startswith("metadata:"))
+    status = words_lib.status()  # what `pixseek status` lists
+    assert {p.path for p in status.word_problems} >= {str(words_gallery / "IMG_0004.jpg"),
+                                                       str(words_gallery / "IMG_0005.jpg")}
+    assert status.words["keyword"] >= 6 and status.words["file"] == status.images
     # the photos themselves are indexed and keep their other words
     assert first(words_lib, "IMG 0005")[0] == "IMG_0005.jpg"
     assert words_lib.status().images == len(list(words_gallery.rglob("*.jpg")))

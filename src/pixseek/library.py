@@ -36,7 +36,7 @@ from .stores.keeper import StoreKeeper
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
-                    LibraryStatus, PhotoWord, SearchResults)
+                    LibraryStatus, PhotoWord, SearchResults, SkippedFile)
 
 CATALOG_FILE = "catalog.sqlite"
 MANIFEST_DIR = "manifests"
@@ -387,12 +387,16 @@ class Library:
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
+        from .words.store import count_words
+
         dim = self.catalog.get_meta("dim")
         model = ModelSpec.parse(self.catalog.get_meta("model") or "")
         return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
                              pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=self.stores.line(), signals=self.signal_coverage())
+                             store=self.stores.line(), signals=self.signal_coverage(),
+                             words=count_words(self.catalog.db),
+                             word_problems=[SkippedFile(owner, reason) for owner, reason in self.word_problems()])
 
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new

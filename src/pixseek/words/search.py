@@ -87,7 +87,7 @@ def search_words(db: sqlite3.Connection, text: str, *, allowed: np.ndarray | Non
             cur = db.execute(
                 "SELECT w.id, w.sha, w.file_id, w.kind, w.text, bm25(words_fts) FROM words_fts "
                 "JOIN words w ON w.id = words_fts.rowid WHERE words_fts MATCH ? ORDER BY rank LIMIT ?",
-                (term, MAX_ROWS_PER_TERM))
+                (f"terms : {term}", MAX_ROWS_PER_TERM))
             found = cur.fetchall()
         except sqlite3.OperationalError:  # a term FTS5 refuses: it matches nothing
             continue
