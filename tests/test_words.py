@@ -19,6 +19,9 @@ from pixseek.errors import QueryError
 from pixseek.search import Filters, Query
 from pixseek.words.tokens import index_text, query_terms, split_name
 
+# real OCR on a dozen photos, built once for the module: seconds, not milliseconds
+pytestmark = pytest.mark.slow
+
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 needs_dejavu = pytest.mark.skipif(not DEJAVU.exists(), reason="fonts-dejavu-core is not installed "
