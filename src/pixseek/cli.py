@@ -204,7 +204,8 @@ def run_query(args: argparse.Namespace, fields: dict[str, Any], exclude_examples
     answer = ask_service(args, {"op": "query", "query": fields, "exclude_examples": exclude_examples})
     if answer is not None:
         r = dict(answer["results"])
-        r["hits"] = [Hit(**{**h, "copies": tuple(h.get("copies") or ())}) for h in r["hits"]]
+        r["hits"] = [Hit(**{**h, "copies": tuple(h.get("copies") or ()), "why": tuple(h.get("why") or ())})
+                     for h in r["hits"]]
         print_results(args, SearchResults(**r))
         return 0
     from .search import Filters, Query
@@ -221,7 +222,10 @@ def print_results(args: argparse.Namespace, results: SearchResults) -> None:
     for hit in results.hits:
         copies = f"  (+{len(hit.copies)} cop{'y' if len(hit.copies) == 1 else 'ies'})" if hit.copies else ""
         copies = f"  [{hit.label}]{copies}" if hit.label else copies
-        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}")
+        why = f"  [{'; '.join(hit.why)}]" if hit.why and results.mode != "visual" else ""
+        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}{why}")
+    if results.note:
+        print(f"pixseek: {results.note}", file=sys.stderr)
     if results.message:
         print(results.message, file=sys.stderr)
     if results.strong is not None:
@@ -236,7 +240,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if text is None and not args.image:
         args.parser.error("say what to look for: a description, --image PHOTO, or both")
     fields = {"text": text, "images": [_abs(i) for i in args.image or ()], "negatives": list(args.negatives or ()),
-              "weights": args.weight, "template": args.template, **query_options(args)}
+              "weights": args.weight, "template": args.template, "mode": args.mode,
+              **query_options(args)}
     return run_query(args, fields)
 
 
@@ -268,6 +273,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         t = st.tuned
         print("tuned:   " + (t.get("problem") or f"from {t.get('source')} ({t.get('labels')} labels, {t.get('photos')} "
                                                  "photos; `pixseek tune --off` undoes it)"))
+    print("words:   " + (", ".join(f"{n} {kind}" for kind, n in sorted(st.words.items())) or "-"))
+    if st.word_problems:
+        print(f"words not read: {len(st.word_problems)}")
+        for p in st.word_problems:
+            print(f"  {p.path}: {p.reason}")
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:
@@ -692,7 +702,22 @@ def add_index_command(sub: Subparsers, common: argparse.ArgumentParser, model: a
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     p.add_argument("--shard", metavar="I/N", help="embed only shard I of N of the files (by a hash of the path), "
                                                 "so that N machines fill one Milvus collection; see `pixseek merge`")
+    add_words_index_options(p)
     p.set_defaults(func=cmd_index)
+
+
+def add_words_index_options(p: argparse.ArgumentParser) -> None:
+    """`index --ocr`: the text in photos (see docs/search.md, "Words in and about photos")."""
+    p.add_argument("--ocr", choices=["auto", "on", "off"], default=None,
+                   help="read the text in photos: auto (default: a cheap check first, full OCR only where it "
+                        "finds text), on (every photo) or off; the index remembers it")
+
+
+def add_words_search_options(p: argparse.ArgumentParser) -> None:
+    """`search --mode`: which sides of the query run."""
+    p.add_argument("--mode", choices=["hybrid", "words", "visual"], default=None,
+                   help="hybrid (default when the index has words): what the photo shows and the words in and "
+                        "about it (OCR, names, keywords), fused; words or visual: one side only")
 
 
 def add_query_commands(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
@@ -710,6 +735,7 @@ def add_query_commands(sub: Subparsers, common: argparse.ArgumentParser, model: 
     p.add_argument("--weight", action="append", type=float, metavar="W",
                    help="one per term, in the order TEXT, --image..., --not... (default 1 each)")
     p.add_argument("--template", metavar="T", help="wrap every text term, e.g. \"a photo of {}\" (off by default)")
+    add_words_search_options(p)
     p.set_defaults(func=cmd_search, parser=p)
 
     p = sub.add_parser("similar", parents=[common, model, query], help="find photos that look like a photo",

@@ -33,7 +33,8 @@ class LibrarySettings:
     keeps its vectors (``faiss``, ``milvus-lite:FILE.db``, ``milvus://HOST:PORT[/COLLECTION]``) and
     ``store_auth`` the Milvus log-in; ``backend`` ``auto``, ``torch`` or ``onnx`` and ``precision``
     ``auto``, ``fp32`` or ``int8`` (see ``encoders.onnx``; the defaults take ONNX Runtime int8 on a
-    CPU once exported and checked, torch until then: ``encoders.switching``).
+    CPU once exported and checked, torch until then: ``encoders.switching``); ``ocr`` ``auto``, ``on`` or ``off`` reads the
+    text in photos (``pixseek.words.ocr``; None: what the index was built with, else ``auto``).
     """
 
     model: str | None = None
@@ -43,6 +44,7 @@ class LibrarySettings:
     store_auth: MilvusAuth | None = None
     backend: str = "auto"
     precision: str = "auto"
+    ocr: str | None = None  # "auto", "on" or "off": text in photos (None: the index's own, else auto)
 
     @classmethod
     def names(cls) -> list[str]:
