@@ -255,7 +255,7 @@ def test_an_index_made_by_the_previous_version_opens_and_keeps_working(tmp_path,
             ("metadata", 0, 11), ("ocr", 0, 11)]
         report = lib.index()  # fills the new signals in, without encoding anything again
         assert (report.added, report.unchanged) == (0, 11)
-        assert report.notes == ["filled in camera, sharpness, metadata, ocr for 11 photos indexed before",
+        assert report.notes == ["filled in camera, metadata, ocr, sharpness for 11 photos indexed before",
                                 "words of names and sidecars brought up to date for 11 files"]
         assert lib._encoder is None
         assert all(s.have == s.total for s in lib.status().signals if not s.on_demand)
