@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive: chromium (Playwright drives it; it never downloads a browser)
-# and tmux (a real terminal for the progress-bar test).
+# and tmux (a real terminal for the progress-bar test); the fonts the words evaluation renders text
+# with (DejaVu, Liberation, Noto CJK for Chinese; tests/test_words_eval.py).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
