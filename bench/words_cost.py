@@ -148,7 +148,7 @@ def main() -> None:
     ap.add_argument("--pretrained", default="random")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=2, help="each setting is timed this many times (best kept)")
-    ap.add_argument("--screenshots", type=int, default=24)
+    ap.add_argument("--screenshots", type=int, default=8)
     args = ap.parse_args()
     if not args.folder.is_dir():
         raise SystemExit(f"bench/words_cost.py: no folder {args.folder} (make it: python bench/wallpapers.py)")
