@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive: chromium (Playwright drives it; it never downloads a browser)
-# and tmux (a real terminal for the progress-bar test); the fonts the words evaluation renders text
-# with (DejaVu, Liberation, Noto CJK for Chinese; tests/test_words_eval.py).
+# tmux (a real terminal for the progress-bar test), and fonts for the OCR tests' rendered text:
+# DejaVu and Liberation (Latin) and Noto CJK (Chinese; tests/test_words.py and the words
+# evaluation, tests/test_words_eval.py, leave their Chinese cases out without it).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v tmux >/dev/null || missing+=(tmux)
-[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || missing+=(fonts-dejavu-core)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -21,7 +21,7 @@ from .errors import CatalogError
 from .hashing import ImageHashes, to_signed, to_unsigned
 from .types import SkippedFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -107,8 +107,34 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_words(db: sqlite3.Connection) -> None:
+    """Words in and about photos (``pixseek.words``): one row per piece of text, owned by a content
+    (``sha``: OCR, embedded metadata) or by a file (``file_id``: its names, its sidecar), and an
+    FTS5 index over them (rowid = ``words.id``; kept in step by a trigger, so a file row's
+    deletion takes its words out of the index in the same transaction)."""
+    for statement in (
+        "CREATE TABLE IF NOT EXISTS words ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT, sha TEXT,"
+        " file_id INTEGER REFERENCES files(id) ON DELETE CASCADE,"
+        " kind TEXT NOT NULL, text TEXT NOT NULL, box TEXT, confidence REAL)",
+        "CREATE INDEX IF NOT EXISTS words_sha ON words(sha)",
+        "CREATE INDEX IF NOT EXISTS words_file ON words(file_id)",
+        "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(terms, tokenize='unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER IF NOT EXISTS words_gone AFTER DELETE ON words BEGIN "
+        " DELETE FROM words_fts WHERE rowid = old.id; END",
+        # what the names/sidecar words of a file were made from: redone when the path, the sidecar
+        # (path, size, mtime) or the version changes
+        "CREATE TABLE IF NOT EXISTS path_words ("
+        " file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,"
+        " source TEXT NOT NULL, version TEXT NOT NULL)",
+        # metadata or OCR that could not be read, and why (owner: a content hash or a file path)
+        "CREATE TABLE IF NOT EXISTS word_problems (owner TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+    ):
+        db.execute(statement)
+
+
 # Numbered forward migrations, applied in order on open: MIGRATIONS[i] takes version i to i + 1.
-MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3]
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_words]
 
 
 @dataclass(frozen=True)

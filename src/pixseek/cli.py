@@ -135,7 +135,10 @@ def print_results(args: argparse.Namespace, results: SearchResults) -> None:
     """Hits on stdout (one JSON object each with --json); notes for people on stderr."""
     for hit in results.hits:
         copies = f"  (+{len(hit.copies)} cop{'y' if len(hit.copies) == 1 else 'ies'})" if hit.copies else ""
-        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}")
+        why = f"  [{'; '.join(hit.why)}]" if hit.why and results.mode != "visual" else ""
+        emit(args, hit.to_dict(), f"{hit.score:.4f}  {hit.path}{copies}{why}")
+    if results.note:
+        print(f"pixseek: {results.note}", file=sys.stderr)
     if results.message:
         print(results.message, file=sys.stderr)
     if results.strong is not None:
@@ -150,7 +153,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if text is None and not args.image:
         args.parser.error("say what to look for: a description, --image PHOTO, or both")
     query = Query(text=text, images=tuple(args.image or ()), negatives=tuple(args.negatives or ()),
-                  weights=args.weight, template=args.template, **query_options(args))
+                  weights=args.weight, template=args.template, mode=args.mode, **query_options(args))
     with open_library(args) as lib:
         print_results(args, lib.query(query))
     return 0
@@ -421,7 +424,22 @@ def add_index_command(sub: Subparsers, common: argparse.ArgumentParser, model: a
     p.add_argument("--hidden", action="store_true", help="include hidden files and folders")
     p.add_argument("--shard", metavar="I/N", help="embed only shard I of N of the files (by a hash of the path), "
                                                 "so that N machines fill one Milvus collection; see `pixseek merge`")
+    add_words_index_options(p)
     p.set_defaults(func=cmd_index)
+
+
+def add_words_index_options(p: argparse.ArgumentParser) -> None:
+    """`index --ocr`: the text in photos (see docs/search.md, "Words in and about photos")."""
+    p.add_argument("--ocr", choices=["auto", "on", "off"], default=None,
+                   help="read the text in photos: auto (default: a cheap check first, full OCR only where it "
+                        "finds text), on (every photo) or off; the index remembers it")
+
+
+def add_words_search_options(p: argparse.ArgumentParser) -> None:
+    """`search --mode`: which sides of the query run."""
+    p.add_argument("--mode", choices=["hybrid", "words", "visual"], default=None,
+                   help="hybrid (default when the index has words): what the photo shows and the words in and "
+                        "about it (OCR, names, keywords), fused; words or visual: one side only")
 
 
 def add_query_commands(sub: Subparsers, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
@@ -439,6 +457,7 @@ def add_query_commands(sub: Subparsers, common: argparse.ArgumentParser, model: 
     p.add_argument("--weight", action="append", type=float, metavar="W",
                    help="one per term, in the order TEXT, --image..., --not... (default 1 each)")
     p.add_argument("--template", metavar="T", help="wrap every text term, e.g. \"a photo of {}\" (off by default)")
+    add_words_search_options(p)
     p.set_defaults(func=cmd_search, parser=p)
 
     p = sub.add_parser("similar", parents=[common, model, query], help="find photos that look like a photo",

@@ -27,7 +27,7 @@ from .errors import ImageDecodeError, ModelMismatchError, PixseekError, Unsuppor
 from .evaluation.retrieval import RetrievalReport, evaluate_retrieval, read_captions
 from .explore import Embeddings, load_embeddings
 from .indexing import Pipeline
-from .indexing.signals import signal_coverage
+from .indexing.signals import eager_signals, signal_coverage
 from .indexing.sources import IndexPlan, plan_index
 from .search import CopyGroups, ExactCopies, Query, Searcher
 from .settings import LibrarySettings
@@ -36,7 +36,7 @@ from .stores.keeper import StoreKeeper
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
-                    LibraryStatus, SearchResults)
+                    LibraryStatus, PhotoWord, SearchResults)
 
 CATALOG_FILE = "catalog.sqlite"
 MANIFEST_DIR = "manifests"
@@ -148,14 +148,62 @@ class Library:
             pipeline = Pipeline(self.catalog, self.store, lambda: self.encoder,
                                 batch_size=batch_size or batch_size_for(self.settings.device),
                                 workers=workers or decode_workers_for(self.settings.device),
-                                exact_decode=exact_decode, progress=progress)
+                                exact_decode=exact_decode, progress=progress,
+                                signals=eager_signals(self._ocr_mode(record=True)))
             stale = pipeline.stale_signals()
             sources = plan.sources(self.catalog, moves=moves, stale=stale, include_hidden=include_hidden,
                                    file_filter=shard_spec.owns if shard_spec else None, on_problem=on_problem)
             self.stores.begin_writes()
             report = pipeline.run(sources, stale)
             self.stores.after_index()
+            self._sync_path_words(report)
             return report
+
+    # -- words in and about photos (pixseek.words) ------------------------------------------------------
+    def _ocr_mode(self, record: bool = False) -> str:
+        """``settings.ocr`` when given (recorded in the index with ``record``), else the index's own,
+        else ``auto``."""
+        from .words.ocr import OCR_MODES
+
+        asked = self.settings.ocr
+        if asked is None:
+            return self.catalog.get_meta("ocr") or "auto"
+        if asked not in OCR_MODES:
+            raise PixseekError(f"--ocr must be one of {', '.join(OCR_MODES)}, not {asked!r}")
+        if record and self.catalog.get_meta("ocr") != asked:
+            with self.catalog.transaction() as db:
+                self.catalog.set_meta(db, "ocr", asked)
+        return asked
+
+    def _sync_path_words(self, report: IndexReport) -> None:
+        from .words.paths import sync_path_words
+
+        changed = sync_path_words(self.catalog)
+        if changed and not (report.added or report.updated):
+            report.notes.append(f"words of names and sidecars brought up to date for {changed} files")
+
+    def words_for(self, path: str | os.PathLike, query: str | None = None) -> list[PhotoWord]:
+        """The words in and about an indexed photo (OCR lines with their boxes and confidence,
+        names, keywords, camera, ...); with ``query``, the words that match it have ``matched``.
+
+        >>> [w.text for w in lib.words_for("~/Pictures/router.png", "login") if w.matched]  # doctest: +SKIP
+        ['Router Login admin']
+        """
+        from .words.search import highlight
+        from .words.store import words_of_file
+
+        row = self.catalog.row_by_path(_absolute(path))
+        if row is None or row.status != "ok":
+            raise PixseekError(f"not an indexed photo: {path}")
+        words = words_of_file(self.catalog.db, row.id, row.sha)
+        return highlight(words, query) if query else words
+
+    def word_problems(self) -> list[tuple[str, str]]:
+        """``(owner, reason)`` for metadata, sidecars and OCR that could not be read (owner: a path,
+        or ``ocr:``/``metadata:`` and a content hash)."""
+        from .words.store import problems
+
+        return problems(self.catalog.db)
 
     def plan_index(self, paths: Sequence[str | os.PathLike]) -> IndexPlan:
         """What :meth:`index` would do with ``paths`` (folders to crawl, single paths to diff);
@@ -215,11 +263,17 @@ class Library:
         self._require_images()
         return self.searcher.run(query, exclude_examples=exclude_examples, exclude_ids=exclude_ids)
 
-    def search(self, text: str | None = None, k: int = 10, **options) -> list[Hit]:
-        """Photos that match a description, best first. ``options`` are :class:`Query` fields
+    def search(self, text: str | None = None, k: int = 10, mode: str | None = None, **options) -> list[Hit]:
+        """Photos that match a description, best first. ``mode``: ``hybrid`` (the default when
+        the index has words: what the photo shows and the words in and about it, fused),
+        ``words`` or ``visual``; each hit says ``why``. ``options`` are :class:`Query` fields
         (``images``, ``negatives``, ``weights``, ``template``, ``filters``, ``offset``, ``strong``,
-        ``collapse``); an example image that is indexed comes first in its own results."""
-        return self.query(Query(text=text, k=k, **options)).hits
+        ``collapse``); an example image that is indexed comes first in its own results.
+
+        >>> lib.search("router login", mode="words")[0].why  # doctest: +SKIP
+        ('text in photo: "Router Login admin"',)
+        """
+        return self.query(Query(text=text, k=k, mode=mode, **options)).hits
 
     def similar(self, image: ImageQuery, k: int = 10, **options) -> list[Hit]:
         """Photos that look like ``image`` (a path, or the bytes of an image file), best first.
@@ -340,7 +394,7 @@ class Library:
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new
         signal or version is filled in by the next ``index`` run."""
-        return signal_coverage(self.catalog)
+        return signal_coverage(self.catalog, self._ocr_mode())
 
     def close(self) -> None:
         with self._lock:

@@ -32,7 +32,8 @@ class LibrarySettings:
     ViT-B-32); ``device`` ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``store`` where a new index
     keeps its vectors (``faiss``, ``milvus-lite:FILE.db``, ``milvus://HOST:PORT[/COLLECTION]``) and
     ``store_auth`` the Milvus log-in; ``backend`` ``auto``, ``torch`` or ``onnx`` and ``precision``
-    ``fp32`` or ``int8`` (see ``encoders.onnx``).
+    ``fp32`` or ``int8`` (see ``encoders.onnx``); ``ocr`` ``auto``, ``on`` or ``off`` reads the
+    text in photos (``pixseek.words.ocr``; None: what the index was built with, else ``auto``).
     """
 
     model: str | None = None
@@ -42,6 +43,7 @@ class LibrarySettings:
     store_auth: MilvusAuth | None = None
     backend: str = "auto"
     precision: str = "fp32"
+    ocr: str | None = None  # "auto", "on" or "off": text in photos (None: the index's own, else auto)
 
     @classmethod
     def names(cls) -> list[str]:

@@ -42,6 +42,28 @@ class Hit:
     height: int | None = None
     taken_at: str | None = None  # ISO 8601, EXIF capture date when known
     copies: tuple[str, ...] = ()  # other paths of the same picture, when results are collapsed
+    # why it was found, in words: 'text in photo: "…router login…"', 'folder: Porto 2021',
+    # 'keyword: glacier', 'looks like the query (0.31)' (see pixseek.words)
+    why: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PhotoWord:
+    """One piece of text in or about a photo (``Library.words_for``).
+
+    ``kind``: ``ocr`` (text in the photo; ``box`` holds its four corners in full-size upright
+    pixels and ``confidence`` the recogniser's, 0..1), ``file``, ``folder`` (names),
+    ``keyword``, ``title``, ``description`` (XMP/IPTC), ``camera``, ``lens`` (EXIF), ``tag``, ...
+    ``matched``: the word matches the query it was asked for with."""
+
+    kind: str
+    text: str
+    box: tuple[tuple[float, float], ...] | None = None
+    confidence: float | None = None
+    matched: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,6 +174,10 @@ class SearchResults:
     strong: int | None = None
     threshold: float | None = None
     message: str | None = None
+    # how the query ran: "hybrid", "words" or "visual"; ``note``: something to say once about it
+    # (e.g. an image-only model: the text is matched against the words only)
+    mode: str = "visual"
+    note: str | None = None
 
     def __iter__(self):
         return iter(self.hits)

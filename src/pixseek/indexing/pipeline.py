@@ -117,7 +117,7 @@ class Preparer:
             kwargs["max_pixels"] = self.max_pixels
         content_signals = [s for s in todo if not isinstance(s, VectorSignal)]
         try:
-            photo = Photo(change.path, item.sha, decode_image(data, **kwargs))
+            photo = Photo(change.path, item.sha, decode_image(data, **kwargs), data)
             if not item.reuse:
                 item.values[VectorSignal.name] = self.vector.extract(photo)
         except Exception as exc:  # a broken file must never stop the run
@@ -142,7 +142,7 @@ class Pipeline:
     def __init__(self, catalog: Catalog, store: VectorStore, encoder: Callable[[], Encoder], *,
                  batch_size: int = 32, workers: int | None = None, max_pixels: int | None = None,
                  exact_decode: bool = False, save_every_s: float = 60.0,
-                 progress: ProgressFn | None = None) -> None:
+                 progress: ProgressFn | None = None, signals: list[Signal] | None = None) -> None:
         self.catalog = catalog
         self.store = store
         self._encoder_factory = encoder
@@ -152,10 +152,11 @@ class Pipeline:
         self.exact_decode = exact_decode  # False: JPEG draft scaling down to what the signals need
         self.save_every_s = save_every_s
         self.progress = progress
+        self.signals = eager_signals() if signals is None else signals  # the content signals to run
 
     def stale_signals(self) -> dict[str, set[str]]:
         """Indexed contents lacking a current signal (empty, without a query, once all have them)."""
-        wanted = versions(eager_signals())
+        wanted = versions(self.signals)
         if self.catalog.get_meta(_SIGNALS_META) == _fingerprint(wanted):
             return {}
         return self.catalog.stale_signals(wanted)
@@ -174,7 +175,7 @@ class Pipeline:
                     work.append(change)
             report.unchanged += source.unchanged
             report.skipped += source.still_skipped
-        run = Preparer(self._encoder_factory, eager_signals(), known=frozenset(self.catalog.known_shas()),
+        run = Preparer(self._encoder_factory, self.signals, known=frozenset(self.catalog.known_shas()),
                        stale=stale, max_pixels=self.max_pixels, exact_decode=self.exact_decode)
         if work:
             self._prepare_all(run, work, report)
@@ -200,7 +201,7 @@ class Pipeline:
 
     def _mark_signals_complete(self, stale: dict[str, set[str]], report: IndexReport) -> None:
         """Once no indexed content lacks a current signal, later runs skip the check's query."""
-        wanted = versions(eager_signals())
+        wanted = versions(self.signals)
         if not stale and self.catalog.get_meta(_SIGNALS_META) == _fingerprint(wanted):
             return
         left = self.catalog.stale_signals(wanted) if stale else {}

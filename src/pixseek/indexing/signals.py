@@ -36,8 +36,11 @@ import numpy as np
 from PIL import Image
 
 from ..hashing import PIXEL_HASH_VERSION, ImageHashes, perceptual_hashes
-from ..imaging import DecodedImage
+from ..imaging import DecodedImage, decode_image
 from ..types import SignalCoverage
+from ..words.metadata import CONTENT_KINDS, MetaWords, embedded_words
+from ..words.ocr import AUTO_DETECT_SIDE, OCR_SIDE, TextLine, has_text, read_text
+from ..words.store import NewWord, put_content_words, set_problem
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -51,6 +54,7 @@ class Photo:
     path: str
     sha: str
     decoded: DecodedImage
+    data: bytes = b""  # the file's bytes, read once (for metadata signals)
 
     @property
     def image(self) -> Image.Image:
@@ -157,9 +161,62 @@ class VectorSignal(Signal):
         raise TypeError("vectors are written with their file row (Catalog.insert), not per content")
 
 
+class OcrSignal(Signal):
+    """Text in the photo (``words.ocr``: RapidOCR, PP-OCRv4, Chinese and English), with boxes and
+    confidence. ``mode`` ``auto``: a cheap detection on a small copy first, recognition only where
+    it finds text; ``on``: the full pass on every photo. An OCR failure is recorded as a word
+    problem with its reason; it never fails the photo."""
+
+    name = "ocr"
+    version = "1"
+
+    def __init__(self, mode: str = "auto") -> None:
+        if mode not in ("auto", "on"):
+            raise ValueError(f"OCR mode must be auto or on, not {mode!r}")
+        self.mode = mode
+        self.version = "1" if mode == "auto" else "1-on"  # type: ignore[misc]
+        # auto: the cheap detection needs about AUTO_DETECT_SIDE pixels (the decoder gives at least
+        # twice min_side); recognition decodes again, sharper, only where it finds text
+        self.min_side = AUTO_DETECT_SIDE // 2 if mode == "auto" else OCR_SIDE // 2
+
+    def extract(self, photo: Photo) -> tuple[list[TextLine], str | None]:
+        try:
+            if self.mode == "auto" and not has_text(photo.image):
+                return [], None
+            image = photo.image
+            if min(image.size) < OCR_SIDE and min(photo.decoded.width, photo.decoded.height) > min(image.size) and photo.data:
+                # text found on the small copy: read it from a sharper decode of the same bytes
+                image = decode_image(photo.data, min_side=OCR_SIDE // 2).image
+            scale = photo.decoded.width / image.width if image.width else 1.0
+            return read_text(image, "on", scale), None
+        except Exception as exc:  # a broken model file, OpenCV missing, ...: the photo stays indexed
+            return [], f"OCR failed: {type(exc).__name__}: {exc}"[:300]
+
+    def write(self, catalog: Catalog, db: sqlite3.Connection, sha: str, value) -> None:
+        lines, problem = value if value is not None else ([], "OCR failed")
+        put_content_words(db, sha, ("ocr",), [NewWord("ocr", t.text, t.box, t.confidence) for t in lines])
+        set_problem(db, f"ocr:{sha}", problem)
+
+
+class MetadataSignal(Signal):
+    """Words about the photo embedded in the file: EXIF camera and lens, XMP and IPTC keywords,
+    titles and descriptions (``words.metadata``). Sidecar ``.xmp`` files belong to a path, not to
+    the content: ``words.paths`` reads them."""
+
+    name, version = "metadata", "1"
+
+    def extract(self, photo: Photo) -> MetaWords:
+        return embedded_words(photo.data) if photo.data else MetaWords()
+
+    def write(self, catalog: Catalog, db: sqlite3.Connection, sha: str, value: MetaWords | None) -> None:
+        value = value or MetaWords(problems=["metadata unreadable"])
+        put_content_words(db, sha, CONTENT_KINDS, value.words)
+        set_problem(db, f"metadata:{sha}", value.problem)
+
+
 # -- the registry ----------------------------------------------------------------------------------
 PERCEPTUAL = PerceptualSignal()
-SIGNALS: list[Signal] = [FactsSignal(), PERCEPTUAL, PixelHashSignal()]
+SIGNALS: list[Signal] = [FactsSignal(), PERCEPTUAL, PixelHashSignal(), MetadataSignal(), OcrSignal("auto")]
 
 
 def register(signal: Signal) -> None:
@@ -171,20 +228,29 @@ def unregister(name: str) -> None:
     SIGNALS[:] = [s for s in SIGNALS if s.name != name]
 
 
-def eager_signals() -> list[Signal]:
-    """The content signals indexing runs on every decoded photo."""
-    return [s for s in SIGNALS if s.eager]
+def eager_signals(ocr: str = "auto") -> list[Signal]:
+    """The content signals indexing runs on every decoded photo; ``ocr`` ``auto``, ``on`` or
+    ``off`` chooses the OCR signal's mode (``--ocr``)."""
+    out = [s for s in SIGNALS if s.eager]
+    if ocr == "off":
+        return [s for s in out if s.name != OcrSignal.name]
+    if ocr == "on":
+        return [OcrSignal("on") if s.name == OcrSignal.name else s for s in out]
+    return out
 
 
 def versions(signals: Sequence[Signal]) -> dict[str, str]:
     return {s.name: s.version for s in signals}
 
 
-def signal_coverage(catalog: Catalog) -> list[SignalCoverage]:
-    """The vector (version: the encoder id) and every registered signal, with their coverage."""
-    counts = catalog.signal_coverage(versions(SIGNALS))
+def signal_coverage(catalog: Catalog, ocr: str = "auto") -> list[SignalCoverage]:
+    """The vector (version: the encoder id) and every registered signal, with their coverage
+    (OCR: in the index's ``ocr`` mode; none when it is ``off``)."""
+    eager = {s.name: s for s in eager_signals(ocr)}
+    signals = [eager.get(s.name, s) for s in SIGNALS if s.eager is False or s.name in eager]
+    counts = catalog.signal_coverage(versions(signals))
     total = next(iter(counts.values()), (0, catalog.count_contents()))[1]
     model = catalog.get_meta("model") or ""
     out = [SignalCoverage(VectorSignal.name, model, total, total)]  # every indexed file has its vector
-    out += [SignalCoverage(s.name, s.version, *counts[s.name], on_demand=not s.eager) for s in SIGNALS]
+    out += [SignalCoverage(s.name, s.version, *counts[s.name], on_demand=not s.eager) for s in signals]
     return out

@@ -53,6 +53,9 @@ class Query:
     - ``strong``: keep only results that stand out for this query (see ``cutoff.py``); True uses
       ``STRONG_Z``, a number is the z to use instead (higher: stricter).
     - ``collapse``: one result per group of copies, the others listed in ``Hit.copies``.
+    - ``mode``: ``visual`` (the vector side only), ``words`` (the words in and about the photos
+      only: OCR, names, keywords; see ``pixseek.words``) or ``hybrid`` (both, fused; see
+      ``fusion.py``); None: hybrid when the index has words and the query a text, else visual.
     """
 
     text: str | None = None
@@ -65,6 +68,9 @@ class Query:
     offset: int = 0
     strong: bool | float = False
     collapse: bool = True
+    mode: str | None = None  # "hybrid", "words", "visual"; None: hybrid when the index has words
+
+    MODES = ("hybrid", "words", "visual")
 
     def __post_init__(self) -> None:
         images = (self.images,) if isinstance(self.images, (str, bytes, os.PathLike)) else tuple(self.images)
@@ -85,6 +91,10 @@ class Query:
                              "(e.g. \"a photo of {}\")")
         if not isinstance(self.strong, bool) and not (math.isfinite(self.strong) and self.strong > 0):
             raise QueryError(f"--strong-z must be a number above 0, not {self.strong}")
+        if self.mode is not None and self.mode not in self.MODES:
+            raise QueryError(f"--mode must be one of {', '.join(self.MODES)}, not {self.mode!r}")
+        if self.mode == "words" and not self.text:
+            raise QueryError("--mode words needs a text to look for in and about the photos")
         if any(not n for n in self.negatives):
             raise QueryError("a --not term is empty: say what to steer away from")
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -24,6 +25,7 @@ from ..stores.base import VectorStore
 from ..types import Hit, SearchResults
 from .copies import CopyGroups, collapse
 from .cutoff import STRONG_Z, Cutoff, background_sample, strong_cutoff
+from .fusion import VECTOR_DEPTH, rrf
 from .query import Query, Term, combine
 
 TEXT_CACHE = 256
@@ -122,9 +124,20 @@ class Searcher:
         return vec
 
     # -- running -------------------------------------------------------------------------------------
+    def mode_for(self, query: Query) -> str:
+        """The mode ``query`` runs in: its own, else hybrid for a text on an index with words."""
+        if query.mode is not None:
+            return query.mode if query.text or query.mode == "visual" else "visual"
+        from ..words.store import has_words
+
+        return "hybrid" if query.text and has_words(self.catalog.db) else "visual"
+
     def run(self, query: Query, *, exclude_examples: bool = False, exclude_ids: Iterable[int] = ()) -> SearchResults:
         """One page of ``query``'s results. ``exclude_examples`` leaves indexed example images out,
         ``exclude_ids`` these files."""
+        mode = self.mode_for(query)
+        if mode != "visual":
+            return self._run_fused(query, mode, exclude_examples=exclude_examples, exclude_ids=exclude_ids)
         vec, example_ids = self.vector(query.terms())
         exclude = frozenset(example_ids) if exclude_examples else frozenset()
         exclude |= frozenset(int(i) for i in exclude_ids)
@@ -142,12 +155,79 @@ class Searcher:
         else:
             entries = self._strong_ranking(vec, query, cutoff, allowed, exclude, prefer)
         page = entries[query.offset:query.offset + query.k]
-        hits = self._hits(page)
+        hits = [replace(h, why=(f"looks like the query ({h.score:.2f})",)) for h in self._hits(page)]
         return SearchResults(
             hits, offset=query.offset, more=len(entries) > query.offset + query.k, matched=matched,
             strong=len(entries) if cutoff else None, threshold=cutoff.threshold if cutoff else None,
             message=None if hits else _why_empty(query, entries, cutoff, exclude),
         )
+
+    def _run_fused(self, query: Query, mode: str, *, exclude_examples: bool, exclude_ids: Iterable[int]) -> SearchResults:
+        """``words`` or ``hybrid``: the words side, and the vector side for hybrid, fused by
+        reciprocal rank (``fusion.py``); then filters, strong cut-off (vector side), collapse, page."""
+        from ..words.search import search_words
+
+        terms, note = query.terms(), None
+        vec, example_ids = None, []
+        if mode == "hybrid":
+            vterms = terms
+            if any(t.kind == "text" for t in terms) and not self._encoder().supports_text:
+                vterms = [t for t in terms if t.kind == "image"]
+                note = (f"{self.model_label} encodes images only: the text is matched against the words in and "
+                        "about the photos (OCR, names, keywords)")
+            if any(t.weight > 0 for t in vterms):
+                vec, example_ids = self.vector(vterms)
+        exclude = frozenset(example_ids) if exclude_examples else frozenset()
+        exclude |= frozenset(int(i) for i in exclude_ids)
+        allowed = query.filters.matching_ids(self.catalog.db) if query.filters.active else None
+        matched = None if allowed is None else len(allowed)
+        if allowed is not None and not len(allowed):
+            return SearchResults([], offset=query.offset, matched=0, mode=mode, note=note,
+                                 message=f"no indexed image matches the filters ({query.filters.describe()})")
+        words = search_words(self.catalog.db, query.text or "", allowed=allowed, exclude=exclude)
+        prefer = frozenset(example_ids)
+        cutoff, looks = None, []
+        if vec is not None:
+            if query.strong is not False:
+                cutoff = self.cutoff(vec, STRONG_Z if query.strong is True else float(query.strong))
+                with self._lock:
+                    ids, scores = self._store().range_search(vec, cutoff.threshold)[0]
+                got = list(zip(ids.tolist(), scores.tolist()))
+            else:
+                with self._lock:
+                    store = self._store()
+                    n = min(max(2 * (query.offset + query.k + 1) + len(exclude), VECTOR_DEPTH), len(store))
+                    scores, ids = store.search(vec, max(n, 1), allowed)
+                found = ids[0] >= 0
+                got = list(zip(ids[0][found].tolist(), scores[0][found].tolist()))
+            keep = _member_test(allowed, exclude)
+            looks = _order([(i, s) for i, s in got if keep(i)], prefer)
+        fused = rrf([[i for i, _ in looks], [m.file_id for m in words]])
+        ranked = _order(list(fused.items()), prefer)
+        if query.collapse:
+            entries = collapse(ranked, self._copies().groups_of([i for i, _ in ranked]), _member_test(allowed, exclude))
+        else:
+            entries = [(i, s, ()) for i, s in ranked]
+        page = entries[query.offset:query.offset + query.k]
+        cosine, by_id = dict(looks), {m.file_id: m for m in words}
+        hits = []
+        copies_of = {fid: copies for fid, _, copies in page}
+        for hit in self._hits(page):
+            why: tuple[str, ...] = ()
+            match = next((by_id[i] for i in (hit.id, *copies_of.get(hit.id, ())) if i in by_id), None)
+            if match is not None:
+                why += match.why(query.text or "")
+            if hit.id in cosine:
+                why += (f"looks like the query ({cosine[hit.id]:.2f})",)
+            hits.append(replace(hit, why=why))
+        message = None
+        if not hits:
+            message = (_why_empty(query, entries, cutoff, exclude) if entries or vec is not None
+                       else "no photo has these words in or about it" + (" (among those that match the filters)"
+                                                                       if query.filters.active else ""))
+        return SearchResults(hits, offset=query.offset, more=len(entries) > query.offset + query.k,
+                             matched=matched, strong=len(entries) if cutoff else None,
+                             threshold=cutoff.threshold if cutoff else None, message=message, mode=mode, note=note)
 
     def cutoff(self, vec: np.ndarray, z: float = STRONG_Z) -> Cutoff:
         """The strong-match threshold for a query vector (see ``cutoff.py``)."""

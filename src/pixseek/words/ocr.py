@@ -1,0 +1,89 @@
+"""Text in photos: RapidOCR (PaddleOCR's PP-OCRv4 detection and recognition, Chinese and English)
+run by ONNX Runtime. The models ship inside the ``rapidocr_onnxruntime`` wheel: nothing is
+downloaded at run time.
+
+Modes (``--ocr``):
+
+- ``auto`` (the default): the detector first looks at a small copy of the photo (longer side
+  ``AUTO_DETECT_SIDE``); only when it finds text does the full pass (detection at up to
+  ``FULL_DETECT_SIDE``, direction, recognition) run. Most photos have no text and cost one small
+  detection.
+- ``on``: the full pass on every photo.
+- ``off``: no OCR.
+
+OCR runs on the image the pipeline has already decoded, upright (EXIF orientation applied), so a
+photo rotated by its EXIF tag is read the right way round and keeps its words when rotated again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+OCR_MODES = ("auto", "on", "off")
+AUTO_DETECT_SIDE = 480
+FULL_DETECT_SIDE = 1280
+OCR_SIDE = 1024  # recognition wants the photo's shorter side at least this (or the full size)
+MIN_CONFIDENCE = 0.5
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text found in a photo: its text, its box (four (x, y) corners in the pixels of
+    the full-size upright photo) and the recogniser's confidence (0..1)."""
+
+    text: str
+    box: tuple[tuple[float, float], ...]
+    confidence: float
+
+
+class OcrUnavailable(RuntimeError):
+    """rapidocr_onnxruntime (or OpenCV under it) cannot be imported."""
+
+
+def _engine():
+    """One RapidOCR per decode thread: its calls keep state on the object, so threads don't share."""
+    engine = getattr(_local, "engine", None)
+    if engine is None:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except Exception as exc:  # ImportError, or OpenCV's shared libraries missing
+            raise OcrUnavailable(f"OCR needs rapidocr_onnxruntime ({type(exc).__name__}: {exc})") from exc
+        # one ONNX Runtime thread per engine: the decode workers already run one photo per core
+        engine = RapidOCR(det_limit_type="max", det_limit_side_len=FULL_DETECT_SIDE,
+                          intra_op_num_threads=1, inter_op_num_threads=1)
+        _local.engine = engine
+    return engine
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+
+
+def has_text(image: Image.Image, side: int = AUTO_DETECT_SIDE) -> bool:
+    """The cheap check of ``auto``: does the detector find any text on a small copy of ``image``?"""
+    small = image.copy()
+    small.thumbnail((side, side), Image.BILINEAR)
+    boxes, _ = _engine().text_det(_bgr(small))
+    return boxes is not None and len(boxes) > 0
+
+
+def read_text(image: Image.Image, mode: str = "auto", scale: float = 1.0) -> list[TextLine]:
+    """The lines of text in ``image`` (upright RGB). ``scale`` maps its pixels to the full-size
+    photo's (the pipeline may have decoded a reduced copy), so boxes are in full-size pixels."""
+    if mode == "off":
+        return []
+    if mode == "auto" and not has_text(image):
+        return []
+    result, _ = _engine()(_bgr(image))
+    lines = []
+    for box, text, score in result or []:
+        text = str(text).strip()
+        if text and float(score) >= MIN_CONFIDENCE:
+            corners = tuple((round(float(x) * scale, 1), round(float(y) * scale, 1)) for x, y in box)
+            lines.append(TextLine(text, corners, round(float(score), 4)))
+    return lines
