@@ -116,9 +116,9 @@ def catalogue_sizes(path: Path) -> dict:
 
 
 def words_bytes(tables: dict) -> int:
-    """Bytes of the tables (and their indexes) that hold words: names mentioning words, text, OCR or FTS."""
-    keys = ("word", "ocr", "fts", "text", "keyword", "name_")
-    return sum(v for k, v in tables.items() if any(s in k.lower() for s in keys))
+    """Bytes of the tables (and their indexes) that hold words: ``words``, ``words_fts`` and its shadow
+    tables, ``path_words``, ``word_problems`` (catalogue schema of the words signals)."""
+    return sum(v for k, v in tables.items() if "word" in k.lower())
 
 
 def rapidocr_rate(paths: list[Path]) -> tuple[float, int]:

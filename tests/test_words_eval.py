@@ -120,3 +120,30 @@ def test_rendered_text_is_where_it_should_be():
         # one compact block of text a few percent of the photo, not scattered noise
         assert 0.005 < changed.mean() < 0.1
         assert xs.max() - xs.min() < 500 and ys.max() - ys.min() < 150
+
+
+@pytest.mark.slow
+def test_eval_words_end_to_end_on_a_small_set(tmp_path, tiny_clip, capsys):
+    """`pixseek eval words --small`: real photos with rendered text, real OCR (RapidOCR), the FTS
+    index and fusion; the tiny seeded CLIP is random, so the words side carries the text queries and
+    hybrid must not lose what it finds. Then the set's own queries.csv, evaluated as a user's CSV
+    against the index just built, gives the same numbers."""
+    pytest.importorskip("skimage")
+    pytest.importorskip("rapidocr_onnxruntime", reason="OCR: pip install rapidocr_onnxruntime")
+    work = tmp_path / "work"
+    assert main(["eval", "words", "--small", "--json", "--keep", str(work), "--model", tiny_clip]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    kinds = report["recall"]
+    assert set(kinds) <= set(W.KINDS) and {"english_text", "folder", "file_name", "keyword"} <= set(kinds)
+    assert report["queries"]["english_text"] == W.SMALL["english_text"]
+    for kind, t in report["targets"].items():
+        assert t["met"], (kind, kinds[kind], report["misses"])
+        assert t["hybrid_ok"], (kind, kinds[kind], report["misses"])
+    # names and keywords come from the words side alone, and every one of them is found
+    for kind in ("folder", "file_name", "keyword"):
+        assert kinds[kind]["words"] == 1.0 and kinds[kind]["hybrid"] == 1.0
+    assert report["photos"] == len(list((work / "set").rglob("*.jpg")))
+
+    assert main(["eval", "words", str(work / "set" / "queries.csv"), "--db", str(work / "db"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["recall"] == kinds
