@@ -110,9 +110,10 @@ def catalogue_sizes(path: Path) -> dict:
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tables = dict(con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+        ocr = con.execute("SELECT COUNT(DISTINCT sha) FROM words WHERE kind = 'ocr'").fetchone()[0] if "words" in tables else 0
     finally:
         con.close()
-    return {"bytes": path.stat().st_size, "tables": tables}
+    return {"bytes": path.stat().st_size, "tables": tables, "ocr_photos": ocr}
 
 
 def words_bytes(tables: dict) -> int:
@@ -162,7 +163,8 @@ def main() -> None:
         for ocr in (("off", "auto") if r % 2 == 0 else ("auto", "off")):
             seconds, sizes[ocr] = index_once(args.folder, ocr, args.model, args.pretrained, args.device)
             times[ocr].append(seconds)
-            print(f"  round {r + 1} --ocr {ocr:4s}: {seconds:6.1f} s  ({sizes[ocr]['photos']} photos)", flush=True)
+            print(f"  round {r + 1} --ocr {ocr:4s}: {seconds:6.1f} s  ({sizes[ocr]['photos']} photos, "
+                  f"{sizes[ocr]['ocr_photos']} with text found by OCR)", flush=True)
     best = {k: min(v) for k, v in times.items()}
     ratio = best["auto"] / best["off"]
     print(f"ordinary photos: index --ocr off {best['off']:.1f} s, --ocr auto {best['auto']:.1f} s: "
