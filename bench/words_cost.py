@@ -138,6 +138,15 @@ def rapidocr_rate(paths: list[Path]) -> tuple[float, int]:
     return len(arrays) / (time.perf_counter() - t), lines
 
 
+def print_sizes(runs: dict[str, dict]) -> None:
+    print("catalogue per photo (catalog.sqlite after a checkpoint; words = the words tables; small sets pay "
+          "whole 4 KiB pages per table):")
+    for label, s in runs.items():
+        p = max(s["photos"], 1)
+        print(f"  {label:22s} {s['bytes'] / p / 1024:7.1f} KiB/photo, of which words "
+              f"{words_bytes(s['tables']) / p / 1024:6.1f} KiB/photo")
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -149,7 +158,7 @@ def main() -> None:
     ap.add_argument("--pretrained", default="random")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=2, help="each setting is timed this many times (best kept)")
-    ap.add_argument("--screenshots", type=int, default=8)
+    ap.add_argument("--screenshots", type=int, default=8, help="how many (0: skip the screenshot part)")
     args = ap.parse_args()
     if not args.folder.is_dir():
         raise SystemExit(f"bench/words_cost.py: no folder {args.folder} (make it: python bench/wallpapers.py)")
@@ -170,6 +179,10 @@ def main() -> None:
     print(f"ordinary photos: index --ocr off {best['off']:.1f} s, --ocr auto {best['auto']:.1f} s: "
           f"ratio {ratio:.2f} (goal <= {GOAL_RATIO:.2f}: {'met' if ratio <= GOAL_RATIO else 'MISSED'})")
 
+    if args.screenshots <= 0:
+        print_sizes({"photos --ocr off": sizes["off"], "photos --ocr auto": sizes["auto"]})
+        print(f"load after: {load()}")
+        return
     shots_dir = Path(tempfile.mkdtemp(prefix="words-cost-shots-"))
     try:
         shots = make_screenshots(shots_dir, args.screenshots)
@@ -184,12 +197,8 @@ def main() -> None:
     finally:
         shutil.rmtree(shots_dir, ignore_errors=True)
 
-    print("catalogue per photo (catalog.sqlite after a checkpoint; words = tables of words/OCR/FTS):")
-    for label, s in (("photos --ocr off", sizes["off"]), ("photos --ocr auto", sizes["auto"]),
-                     ("screenshots --ocr off", s_sizes_off), ("screenshots --ocr on", s_sizes_on)):
-        p = max(s["photos"], 1)
-        print(f"  {label:22s} {s['bytes'] / p / 1024:7.1f} KiB/photo, of which words {words_bytes(s['tables']) / p / 1024:6.1f}"
-              f" KiB/photo")
+    print_sizes({"photos --ocr off": sizes["off"], "photos --ocr auto": sizes["auto"],
+                 "screenshots --ocr off": s_sizes_off, "screenshots --ocr on": s_sizes_on})
     big = sorted(s_sizes_on["tables"].items(), key=lambda kv: -kv[1])[:12]
     print("  screenshots --ocr on, largest tables: " + ", ".join(f"{k} {v // 1024} KiB" for k, v in big))
     print(f"load after: {load()}")
