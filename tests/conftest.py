@@ -16,6 +16,9 @@ from pixseek.encoders.base import Encoder
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# OCR costs a detection per photo; the tests of other features index without it (the suite's time
+# budget). tests/test_words.py and test_words_ui.py ask for it (ocr="auto"/"on") where they test it.
+os.environ["PIXSEEK_OCR"] = "off"
 
 TINY_CLIP_CFG = {
     "model_cfg": {

@@ -54,11 +54,18 @@ def snapshot(db):
     con = sqlite3.connect(db / "catalog.sqlite")
     rows = con.execute("SELECT path, status, sha FROM files ORDER BY path").fetchall()
     nvec = con.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    # the words (names, metadata) and their FTS5 index, written in the same transactions
+    words = sorted(con.execute(
+        "SELECT COALESCE(f.path, w.sha), w.kind, w.text FROM words w LEFT JOIN files f ON f.id = w.file_id "
+        "WHERE w.file_id IS NOT NULL OR w.sha IN (SELECT sha FROM files WHERE status = 'ok')").fetchall())
+    assert con.execute("SELECT COUNT(*) FROM words").fetchone()[0] == \
+        con.execute("SELECT COUNT(*) FROM words_fts").fetchone()[0]
+    con.execute("INSERT INTO words_fts (words_fts) VALUES ('integrity-check')")
     con.close()
     with pixseek.open(db) as lib:
         store_ids = np.sort(lib.store.ids())
         cat_ids = np.sort(lib.catalog.ids_with_vectors())
-    return rows, nvec, store_ids, cat_ids
+    return rows, nvec, store_ids, cat_ids, words
 
 
 def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
@@ -66,7 +73,8 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
     make_gallery(gallery)
     clean = tmp_path / "clean"
     subprocess.run(index_cmd(clean, gallery, tiny_clip), check=True, capture_output=True, timeout=600)
-    want_rows, want_nvec, _, _ = snapshot(clean)
+    want_rows, want_nvec, _, _, want_words = snapshot(clean)
+    assert len(want_words) > 2 * 240  # a file name and a folder per photo at least
     assert want_nvec == 240 and len(want_rows) == 241
 
     db = tmp_path / "killed"
@@ -90,8 +98,9 @@ def test_kill_9_anywhere_then_rerun_equals_clean_run(tmp_path, tiny_clip):
         proc.wait()
         partial_seen = partial_seen or 0 < rows_in_catalogue(db) < 241
     subprocess.run(index_cmd(db, gallery, tiny_clip), check=True, capture_output=True, timeout=600)
-    rows, nvec, store_ids, cat_ids = snapshot(db)
+    rows, nvec, store_ids, cat_ids, words = snapshot(db)
     assert rows == want_rows
+    assert words == want_words
     assert nvec == want_nvec
     assert np.array_equal(store_ids, cat_ids) and len(np.unique(store_ids)) == nvec
     assert partial_seen, "no kill landed in the middle of indexing; the test proved nothing"

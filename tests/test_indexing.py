@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import pixseek
+from pixseek.catalog import SCHEMA_VERSION
 from conftest import PixelEncoder
 from pixseek.errors import PixseekError
 from pixseek.indexing import Change, FolderScan, PathChanges, Signal, register, unregister
@@ -243,14 +244,18 @@ def test_an_index_made_by_the_previous_version_opens_and_keeps_working(tmp_path,
     env = {**os.environ, "PYTHONPATH": str(old_src)}
     subprocess.run([sys.executable, "-m", "pixseek", "index", str(gallery), "--db", str(db), "--model", tiny_clip],
                    env=env, check=True, capture_output=True, timeout=600)
-    with pixseek.open(db) as lib:
-        assert lib.catalog.db.execute("PRAGMA user_version").fetchone()[0] == 3
-        # what the old version stored counts as version 1 of its signal: nothing is decoded again
+    with pixseek.open(db, ocr="auto") as lib:
+        assert lib.catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # what the old version stored counts as version 1 of its signal; the words signals are new
         assert [(s.name, s.have, s.total) for s in lib.status().signals if not s.on_demand] == [
-            ("vector", 11, 11), ("facts", 11, 11), ("perceptual", 11, 11)]
-        report = lib.index()
-        assert (report.added, report.unchanged, report.notes) == (0, 11, [])
+            ("vector", 11, 11), ("facts", 11, 11), ("perceptual", 11, 11), ("metadata", 0, 11), ("ocr", 0, 11)]
+        report = lib.index()  # fills the new signals in, without encoding anything again
+        assert (report.added, report.unchanged) == (0, 11)
+        assert report.notes == ["filled in metadata, ocr for 11 photos indexed before",
+                                "words of names and sidecars brought up to date for 11 files"]
         assert lib._encoder is None
+        assert all(s.have == s.total for s in lib.status().signals if not s.on_demand)
+        assert lib.index().notes == []
         hits = lib.similar(gallery / "chelsea.jpg", k=3)
         assert len(hits) == 3 and str(gallery / "chelsea.jpg") not in [h.path for h in hits]
         assert lib.search("a cat", k=2)

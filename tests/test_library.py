@@ -11,6 +11,7 @@ from PIL import Image
 
 import pixseek
 from pixseek.errors import ModelMismatchError, PixseekError, UnsupportedQueryError
+from pixseek.search import Query
 
 
 def vector_of(lib, path):
@@ -95,11 +96,14 @@ def test_similar_finds_the_copy_first(gallery, tmp_path):
         assert lib.similar(query.read_bytes(), k=1)[0].path == str(gallery / "coffee.jpg")
 
 
-def test_text_search_on_image_only_index_is_refused(gallery, tmp_path):
+def test_text_search_on_image_only_index_uses_the_words_or_is_refused_in_visual_mode(gallery, tmp_path):
     with pixseek.open(tmp_path / "db", model="fake:pixels") as lib:
         lib.index([gallery])
         with pytest.raises(UnsupportedQueryError, match="images only"):
-            lib.search("a cat")
+            lib.search("a cat", mode="visual")
+        results = lib.query(Query(text="chelsea"))  # the file name's words
+        assert results.mode == "hybrid" and "images only" in results.note
+        assert [h.path for h in results] == [str(gallery / "chelsea.jpg")]
 
 
 def test_other_model_is_refused_unless_reindex(gallery, tmp_path, tiny_clip):

@@ -71,7 +71,8 @@ def test_combined_query_ranks_by_the_weighted_sum(gallery, tmp_path, tiny_clip):
     with pixseek.open(tmp_path / "db", model=tiny_clip) as lib:
         lib.index([gallery])
         example = gallery / "chelsea.jpg"
-        hits = lib.search("a cat", images=[example], negatives=["a dog"], weights=[1, 0.5, 0.3], k=11)
+        # the vector side alone (the default, hybrid, would also match the file names' words)
+        hits = lib.search("a cat", images=[example], negatives=["a dog"], weights=[1, 0.5, 0.3], k=11, mode="visual")
         text, neg = lib.encoder.encode_texts(["a cat", "a dog"])
         ids = lib.catalog.ids_with_vectors()
         vecs = lib.catalog.vectors(ids.tolist())
@@ -81,8 +82,8 @@ def test_combined_query_ranks_by_the_weighted_sum(gallery, tmp_path, tiny_clip):
         assert [h.id for h in hits] == [i for _, i in want]
         np.testing.assert_allclose([h.score for h in hits], [s for s, _ in want], atol=1e-5)
         # a template is the same as typing it out
-        templated = lib.search("cat", template="a photo of {}", k=3)
-        assert [h.id for h in templated] == [h.id for h in lib.search("a photo of cat", k=3)]
+        templated = lib.search("cat", template="a photo of {}", k=3, mode="visual")
+        assert [h.id for h in templated] == [h.id for h in lib.search("a photo of cat", k=3, mode="visual")]
 
 
 def test_image_query_puts_the_example_first_and_similar_leaves_it_out(fake_lib):
@@ -292,7 +293,7 @@ def test_strong_rarely_keeps_noise(planted, monkeypatch):
 def test_clear_errors(fake_lib, tmp_path):
     lib, g = fake_lib
     with pytest.raises(UnsupportedQueryError, match="images only.*--image"):
-        lib.search("a cat")
+        lib.search("a cat", mode="visual")  # (the default mode matches the text against the words instead)
     with pytest.raises(UnsupportedQueryError, match="images only"):
         lib.search(images=[g / "camera.jpg"], negatives=["night"])
     with pytest.raises(QueryError, match="cannot read the query image"):

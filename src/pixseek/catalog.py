@@ -119,7 +119,9 @@ def _migrate_words(db: sqlite3.Connection) -> None:
         " kind TEXT NOT NULL, text TEXT NOT NULL, box TEXT, confidence REAL)",
         "CREATE INDEX IF NOT EXISTS words_sha ON words(sha)",
         "CREATE INDEX IF NOT EXISTS words_file ON words(file_id)",
-        "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(terms, tokenize='unicode61 remove_diacritics 2')",
+        # kind: ocr | file | folder | keyword | title | description | camera | lens | tag | ...
+        # (queries name the terms column: "terms : ..."; "kind : tag" selects a kind)
+        "CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(terms, kind, tokenize='unicode61 remove_diacritics 2')",
         "CREATE TRIGGER IF NOT EXISTS words_gone AFTER DELETE ON words BEGIN "
         " DELETE FROM words_fts WHERE rowid = old.id; END",
         # what the names/sidecar words of a file were made from: redone when the path, the sidecar

@@ -175,6 +175,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"index:   {st.db}\nmodel:   {model}\nimages:  {st.images}")
     print(f"store:   {st.store}")
     print("signals: " + ("; ".join(s.describe() for s in st.signals) or "-"))
+    print("words:   " + (", ".join(f"{n} {kind}" for kind, n in sorted(st.words.items())) or "-"))
+    if st.word_problems:
+        print(f"words not read: {len(st.word_problems)}")
+        for p in st.word_problems:
+            print(f"  {p.path}: {p.reason}")
     print("folders: " + (", ".join(st.roots) or "-"))
     print(f"skipped: {len(st.skipped)}")
     for s in st.skipped:

@@ -36,7 +36,7 @@ from .stores.keeper import StoreKeeper
 from .thumbs import GALLERY_SIZE, ThumbnailCache
 from .tuning import batch_size_for, decode_workers_for
 from .types import (ActionReport, ProgressFn, SignalCoverage, CrawlProblem, DuplicateGroup, EncodedQuery, Hit, ImageInfo, IndexReport,
-                    LibraryStatus, PhotoWord, SearchResults)
+                    LibraryStatus, PhotoWord, SearchResults, SkippedFile)
 
 CATALOG_FILE = "catalog.sqlite"
 MANIFEST_DIR = "manifests"
@@ -162,12 +162,15 @@ class Library:
     # -- words in and about photos (pixseek.words) ------------------------------------------------------
     def _ocr_mode(self, record: bool = False) -> str:
         """``settings.ocr`` when given (recorded in the index with ``record``), else the index's own,
-        else ``auto``."""
+        else ``$PIXSEEK_OCR``, else ``auto``."""
         from .words.ocr import OCR_MODES
 
         asked = self.settings.ocr
         if asked is None:
-            return self.catalog.get_meta("ocr") or "auto"
+            mode = self.catalog.get_meta("ocr") or os.environ.get("PIXSEEK_OCR") or "auto"
+            if mode not in OCR_MODES:
+                raise PixseekError(f"PIXSEEK_OCR must be one of {', '.join(OCR_MODES)}, not {mode!r}")
+            return mode
         if asked not in OCR_MODES:
             raise PixseekError(f"--ocr must be one of {', '.join(OCR_MODES)}, not {asked!r}")
         if record and self.catalog.get_meta("ocr") != asked:
@@ -384,12 +387,16 @@ class Library:
 
     # -- status ----------------------------------------------------------------------------------------
     def status(self) -> LibraryStatus:
+        from .words.store import count_words
+
         dim = self.catalog.get_meta("dim")
         model = ModelSpec.parse(self.catalog.get_meta("model") or "")
         return LibraryStatus(images=self.catalog.count_images(), model=model.model or None,
                              pretrained=model.pretrained, dim=int(dim) if dim else None, roots=self.catalog.roots(),
                              skipped=self.catalog.skipped(), db=str(self.db_dir),
-                             store=self.stores.line(), signals=self.signal_coverage())
+                             store=self.stores.line(), signals=self.signal_coverage(),
+                             words=count_words(self.catalog.db),
+                             word_problems=[SkippedFile(owner, reason) for owner, reason in self.word_problems()])
 
     def signal_coverage(self) -> list[SignalCoverage]:
         """Each per-photo signal (``indexing.signals``) and how many indexed pictures have it: a new

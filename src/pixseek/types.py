@@ -123,6 +123,8 @@ class LibraryStatus:
     db: str = ""
     store: str = "faiss"  # where the vectors are: "faiss", or a Milvus spec (see pixseek.stores.keeper)
     signals: list[SignalCoverage] = field(default_factory=list)  # per-photo signals and their coverage
+    words: dict[str, int] = field(default_factory=dict)  # pieces of text in and about photos, per kind
+    word_problems: list[SkippedFile] = field(default_factory=list)  # metadata/OCR not read, and why
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -7,6 +7,14 @@ scales that change with the model and the collection; ``RRF_K = 60`` is the cons
 which keeps the first few ranks of each side close to each other, so that a photo found by both
 sides comes before one found by only one. The vector side contributes its best
 ``VECTOR_DEPTH`` results (more when a later page needs them): below those, a cosine says little.
+
+One tier sits above the fused score: photos whose words hold *every* word of the query (after
+stop words: "the", "a", "photo", ...) come first, in fused order among themselves. Such a match is
+literal evidence (the receipt that reads 收据, the folder "Porto 2021" for "porto"), and without the
+tier plain RRF would interleave it with the vector side's best guesses (a words-only rank 2 scores
+1/62, below the vector side's rank 1 at 1/61). Partial matches ("Porto sunset": the folder has
+"porto", the vector side finds the sunsets) are fused without a tier, so that photos found by
+both sides lead.
 See docs/search.md for the measurements behind these constants.
 """
 

@@ -203,7 +203,10 @@ class Searcher:
             keep = _member_test(allowed, exclude)
             looks = _order([(i, s) for i, s in got if keep(i)], prefer)
         fused = rrf([[i for i, _ in looks], [m.file_id for m in words]])
-        ranked = _order(list(fused.items()), prefer)
+        # a photo whose words hold every word of the query is literal evidence: those come first,
+        # in fused order, then the rest (see fusion.py)
+        complete = frozenset(m.file_id for m in words if m.complete)
+        ranked = sorted(fused.items(), key=lambda r: (r[0] not in complete, -round(r[1], 6), r[0] not in prefer, r[0]))
         if query.collapse:
             entries = collapse(ranked, self._copies().groups_of([i for i, _ in ranked]), _member_test(allowed, exclude))
         else:

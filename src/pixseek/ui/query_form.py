@@ -19,6 +19,7 @@ from ..types import EncodedQuery
 ANY_ORIENTATION = "any"
 ORIENTATION_CHOICES = [ANY_ORIENTATION, *ORIENTATIONS]
 MAX_PAGE = 96  # the "Results per page" slider's top; API callers get the same bound
+MODE_CHOICES = ["auto", "hybrid", "words", "visual"]  # auto: the library's default (hybrid when there are words)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SearchForm:
     min_size: str = ""
     strong: bool = False
     all_copies: bool = False
+    mode: str = "auto"  # "auto" (hybrid when the index has words), "hybrid", "words", "visual"
 
     def __post_init__(self) -> None:
         # Values come from the page or from an API client as JSON: normalise types and blanks here.
@@ -61,6 +63,9 @@ class SearchForm:
         object.__setattr__(self, "not_weight", weights[1])
         object.__setattr__(self, "strong", bool(self.strong))
         object.__setattr__(self, "all_copies", bool(self.all_copies))
+        object.__setattr__(self, "mode", str(self.mode or "auto").strip().lower())
+        if self.mode not in MODE_CHOICES:
+            raise QueryError(f"the search mode must be one of {', '.join(MODE_CHOICES)}, not {self.mode!r}")
 
     def negative_terms(self) -> list[str]:
         """``"people, umbrellas"`` -> ``["people", "umbrellas"]`` (blank parts dropped)."""
@@ -88,7 +93,7 @@ class SearchForm:
                 + [self.not_weight] * len(negatives)
         return Query(text=self.text or None, images=images, negatives=negatives, weights=weights,
                      filters=self.filters(), k=self.k, offset=offset, strong=self.strong,
-                     collapse=not self.all_copies)
+                     collapse=not self.all_copies, mode=None if self.mode == "auto" else self.mode)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ..jobs import JobProgress
 from ..library import Library
 from ..search import Filters
 from ..thumbs import GALLERY_SIZE
-from ..types import Hit, ImageInfo, LibraryStatus, SearchResults
+from ..types import Hit, ImageInfo, LibraryStatus, PhotoWord, SearchResults
 from ..units import human_size
 from .query_form import SearchForm
 
@@ -28,9 +28,38 @@ def copies_text(n: int) -> str:
 
 
 def caption(hit: Hit) -> str:
-    """``0.31 · IMG_0042.jpg``, and ``· +2 copies`` when copies of it were folded into this result."""
+    """``0.31 · IMG_0042.jpg``, ``· +2 copies`` when copies of it were folded into this result, and
+    the words that matched (``· text in photo: "…router login…"``)."""
     text = f"{hit.score:.2f} · {os.path.basename(hit.path)}"
-    return f"{text} · {copies_text(len(hit.copies))}" if hit.copies else text
+    text = f"{text} · {copies_text(len(hit.copies))}" if hit.copies else text
+    words = matched_words(hit)
+    return f"{text} · {'; '.join(words)}" if words else text
+
+
+def matched_words(hit: Hit) -> list[str]:
+    """The reasons of a hit that are words (not "looks like the query")."""
+    return [w for w in hit.why if not w.startswith("looks like")]
+
+
+def draw_word_boxes(preview: str | os.PathLike, words: Sequence[PhotoWord], full_size: tuple[int, int] | None):
+    """The preview with the OCR boxes drawn over it: matched words filled and outlined in amber,
+    the others outlined thinly. Boxes are in full-size pixels (``full_size``), the preview smaller."""
+    from PIL import Image, ImageDraw
+
+    im = Image.open(preview).convert("RGB")
+    boxes = [w for w in words if w.kind == "ocr" and w.box]
+    if not boxes or not full_size or not full_size[0]:
+        return im
+    sx, sy = im.width / full_size[0], im.height / full_size[1]
+    overlay = Image.new("RGBA", im.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    for w in boxes:
+        points = [(x * sx, y * sy) for x, y in w.box]  # type: ignore[union-attr]
+        if w.matched:
+            draw.polygon(points, fill=(255, 191, 0, 90), outline=(255, 150, 0, 255), width=3)
+        else:
+            draw.polygon(points, outline=(60, 140, 255, 200), width=1)
+    return Image.alpha_composite(im.convert("RGBA"), overlay).convert("RGB")
 
 
 def gallery_items(lib: Library, hits: Sequence[Hit], size: int = GALLERY_SIZE) -> list[GalleryItem]:
@@ -57,7 +86,8 @@ def code(text: str) -> str:
     return "<code>" + html.escape(text) + "</code>"
 
 
-def info_markdown(info: ImageInfo, score: float | None = None, copies: Sequence[str] = ()) -> str:
+def info_markdown(info: ImageInfo, score: float | None = None, copies: Sequence[str] = (),
+                  why: Sequence[str] = ()) -> str:
     dims = f"{info.width} × {info.height} px" if info.width and info.height else "unknown size"
     lines = [
         f"### {html.escape(info.name)}",
@@ -69,6 +99,8 @@ def info_markdown(info: ImageInfo, score: float | None = None, copies: Sequence[
     ]
     if score is not None:
         lines.append(f"**Score** {score:.3f}")
+    if why:
+        lines.append("**Found by** " + " · ".join(html.escape(w) for w in why))
     if copies:
         listed = "\n".join(f"- {code(path)}" for path in copies)
         lines.append(f"**Copies** ({copies_text(len(copies))}: the same picture, shown once)\n\n{listed}")

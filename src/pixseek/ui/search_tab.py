@@ -21,7 +21,7 @@ from ..thumbs import PREVIEW_SIZE, jpeg_thumbnail
 from ..types import EncodedQuery, Hit
 from . import render
 from .context import UiContext
-from .query_form import MAX_PAGE, ORIENTATION_CHOICES, ActiveSearch, SearchForm
+from .query_form import MAX_PAGE, MODE_CHOICES, ORIENTATION_CHOICES, ActiveSearch, SearchForm
 
 PAGE_SIZE = 24  # results per search, and per "load more"
 
@@ -43,6 +43,7 @@ class SearchView:
     strong: gr.Checkbox
     all_copies: gr.Checkbox
     k: gr.Slider
+    mode: gr.Radio
     photo: gr.File
     example: gr.HTML
     forget_btn: gr.Button
@@ -74,7 +75,7 @@ class SearchView:
         # The form's fields reach the handlers as keyword arguments (SearchForm's names), and the API
         # takes them by these names; text and k come first, as before the filters existed.
         return dict(text=self.text, k=self.k, negatives=self.negatives, **self.refine, strong=self.strong,
-                    all_copies=self.all_copies)
+                    all_copies=self.all_copies, mode=self.mode)
 
     @property
     def results(self) -> list[gr.components.Component]:
@@ -95,6 +96,7 @@ def _query_row() -> dict[str, Any]:
                 strong = gr.Checkbox(label="Strong matches only", scale=1, min_width=150, elem_id="strong")
                 all_copies = gr.Checkbox(label="Show every copy", scale=1, min_width=150, elem_id="all-copies")
                 k = gr.Slider(6, MAX_PAGE, value=PAGE_SIZE, step=6, label="Results per page", elem_id="k", scale=2)
+            mode = _mode_control()
         with gr.Column(scale=1, min_width=220):
             # A file drop zone, not gr.Image: gr.Image would show the upload by fetching it back from
             # the server, racing its deletion. The photo in the query is shown inline instead.
@@ -103,7 +105,14 @@ def _query_row() -> dict[str, Any]:
             example = gr.HTML(elem_id="query-example")
             forget_btn = gr.Button("Forget the photo", size="sm", visible=False, elem_id="forget-photo")
     return dict(text=text, negatives=negatives, search_btn=search_btn, strong=strong, all_copies=all_copies, k=k,
-                photo=photo, example=example, forget_btn=forget_btn)
+                mode=mode, photo=photo, example=example, forget_btn=forget_btn)
+
+
+def _mode_control() -> gr.Radio:
+    """Which sides a text query runs: both fused (auto: when the index has words), or one."""
+    return gr.Radio(MODE_CHOICES, value="auto", label="Match", elem_id="mode", container=False,
+                    info="auto: what the photo looks like and the words in and about it (OCR, names, "
+                         "keywords); words or visual: one side only")
 
 
 def _filters_and_weights(lib: Library) -> dict[str, gr.components.Component]:
@@ -156,14 +165,15 @@ def _wire(view: SearchView, on: SearchEvents, ctx: UiContext) -> None:
           inputs_kwargs=fields, api_name="search", **busy)
     f = v.refine
     gr.on([f["since"].submit, f["until"].submit, f["min_size"].submit, f["under"].input, f["orientation"].input,
-           f["photo_weight"].release, f["not_weight"].release, v.strong.input, v.all_copies.input], on.refine,
+           f["photo_weight"].release, f["not_weight"].release, v.strong.input, v.all_copies.input, v.mode.input],
+          on.refine,
           [v.photo_st], results, inputs_kwargs=fields, api_visibility="private", **busy)
     v.photo.upload(on.by_photo, [v.photo], [v.photo, v.example, v.forget_btn, v.photo_st, *results],
                    inputs_kwargs=fields, api_name="search_by_photo", preprocess=False, **busy)
     v.forget_btn.click(on.forget, None, [v.example, v.forget_btn, v.photo_st], api_name="forget_photo")
     v.more_btn.click(on.load_more, [v.search_st, v.hits_st, v.k], results, api_name="load_more", **busy)
     v.gallery.select(on.pick, None, v.selected, api_visibility="private", show_progress="hidden").then(
-        on.open_detail, [v.selected, v.hits_st], [v.big, v.info, v.detail], api_name="detail")
+        on.open_detail, [v.selected, v.hits_st, v.search_st], [v.big, v.info, v.detail], api_name="detail")
     v.like_btn.click(on.like_this, [v.selected, v.hits_st], [v.example, v.forget_btn, v.text, v.photo_st, *results],
                      inputs_kwargs=fields_but_text, api_name="more_like_this", **busy)
     v.close_btn.click(lambda: gr.Column(visible=False), None, v.detail, api_visibility="private")
@@ -254,15 +264,20 @@ class SearchEvents:
     def pick(evt: gr.SelectData) -> int:
         return int(evt.index)
 
-    def open_detail(self, index: float, hits: list[dict]) -> tuple:
+    def open_detail(self, index: float, hits: list[dict], active: ActiveSearch | None = None) -> tuple:
         hit = _hit_at(hits, index)
         if hit is None:
             return gr.skip(), gr.skip(), gr.Column(visible=False)
         try:
             preview = str(self.lib.thumbnail(hit.path, PREVIEW_SIZE))
-            text = render.info_markdown(self.lib.image_info(hit.path), hit.score, hit.copies)
+            info = self.lib.image_info(hit.path)
+            text = render.info_markdown(info, hit.score, hit.copies, hit.why)
+            # the text read in the photo, boxed; the boxes that match the query's words highlighted
+            words = self.lib.words_for(hit.path, active.query.text if active is not None else None)
         except PixseekError as exc:
             return None, render.problem(str(exc)), gr.Column(visible=True)
+        if any(w.kind == "ocr" and w.box for w in words):
+            return render.draw_word_boxes(preview, words, (info.width, info.height)), text, gr.Column(visible=True)
         return preview, text, gr.Column(visible=True)
 
     def like_this(self, index: float, hits: list[dict], **form: Any) -> tuple:

@@ -28,7 +28,8 @@ AUTO_DETECT_SIDE = 480
 FULL_DETECT_SIDE = 1280
 OCR_SIDE = 1024  # recognition wants the photo's shorter side at least this (or the full size)
 MIN_CONFIDENCE = 0.5
-_local = threading.local()
+_engine_lock = threading.Lock()
+_engine_instance = None
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,20 @@ class OcrUnavailable(RuntimeError):
 
 
 def _engine():
-    """One RapidOCR per decode thread: its calls keep state on the object, so threads don't share."""
-    engine = getattr(_local, "engine", None)
-    if engine is None:
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except Exception as exc:  # ImportError, or OpenCV's shared libraries missing
-            raise OcrUnavailable(f"OCR needs rapidocr_onnxruntime ({type(exc).__name__}: {exc})") from exc
-        # one ONNX Runtime thread per engine: the decode workers already run one photo per core
-        engine = RapidOCR(det_limit_type="max", det_limit_side_len=FULL_DETECT_SIDE,
-                          intra_op_num_threads=1, inter_op_num_threads=1)
-        _local.engine = engine
-    return engine
+    """One RapidOCR per process, loaded on first use, shared by the decode threads: ONNX Runtime
+    sessions run concurrently, and RapidOCR keeps per-call state on the object only when a call
+    passes thresholds (ours never do)."""
+    global _engine_instance
+    with _engine_lock:
+        if _engine_instance is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except Exception as exc:  # ImportError, or OpenCV's shared libraries missing
+                raise OcrUnavailable(f"OCR needs rapidocr_onnxruntime ({type(exc).__name__}: {exc})") from exc
+            # one ONNX Runtime thread per call: the decode workers already run one photo per core
+            _engine_instance = RapidOCR(det_limit_type="max", det_limit_side_len=FULL_DETECT_SIDE,
+                                        intra_op_num_threads=1, inter_op_num_threads=1)
+        return _engine_instance
 
 
 def _bgr(image: Image.Image) -> np.ndarray:

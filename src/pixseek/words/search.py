@@ -30,10 +30,16 @@ class WordMatch:
     """One file's match on the words side."""
 
     file_id: int
+    n_terms: int = 1  # how many terms the query has
     score: float = 0.0
     terms: set[int] = field(default_factory=set)
     best: dict[int, float] = field(default_factory=dict)  # term -> best BM25 (higher is better)
     rows: dict[int, tuple[str, str, set[int]]] = field(default_factory=dict)  # word id -> (kind, text, terms)
+
+    @property
+    def complete(self) -> bool:
+        """The file's words hold every word of the query."""
+        return len(self.terms) == self.n_terms
 
     @property
     def one_row(self) -> bool:
@@ -81,7 +87,7 @@ def search_words(db: sqlite3.Connection, text: str, *, allowed: np.ndarray | Non
             cur = db.execute(
                 "SELECT w.id, w.sha, w.file_id, w.kind, w.text, bm25(words_fts) FROM words_fts "
                 "JOIN words w ON w.id = words_fts.rowid WHERE words_fts MATCH ? ORDER BY rank LIMIT ?",
-                (term, MAX_ROWS_PER_TERM))
+                (f"terms : {term}", MAX_ROWS_PER_TERM))
             found = cur.fetchall()
         except sqlite3.OperationalError:  # a term FTS5 refuses: it matches nothing
             continue
@@ -98,7 +104,7 @@ def search_words(db: sqlite3.Connection, text: str, *, allowed: np.ndarray | Non
     for fid, sha in files:
         if fid in skip or (allowed_set is not None and fid not in allowed_set):
             continue
-        m = matches_.setdefault(fid, WordMatch(fid))
+        m = matches_.setdefault(fid, WordMatch(fid, len(terms)))
         for j, wid, kind, wtext, score in by_file.get(fid, []) + by_sha.get(sha, []):
             m.terms.add(j)
             m.best[j] = max(m.best.get(j, 0.0), score)

@@ -38,7 +38,7 @@ def _insert(db: sqlite3.Connection, sha: str | None, file_id: int | None, words:
         cur = db.execute(
             "INSERT INTO words (sha, file_id, kind, text, box, confidence) VALUES (?, ?, ?, ?, ?, ?)",
             (sha, file_id, w.kind, text, json.dumps(w.box) if w.box else None, w.confidence))
-        db.execute("INSERT INTO words_fts (rowid, terms) VALUES (?, ?)", (cur.lastrowid, terms))
+        db.execute("INSERT INTO words_fts (rowid, terms, kind) VALUES (?, ?, ?)", (cur.lastrowid, terms, w.kind))
 
 
 def _as_words(kind: str, words: Iterable[NewWord | str]) -> list[NewWord]:

@@ -61,18 +61,28 @@ def split_name(name: str) -> str:
     return " ".join(parts)
 
 
+# words that say nothing on their own in a description ("a dog on the beach"); a query made of
+# nothing else keeps them
+STOP_WORDS = frozenset("a an the of on in at to by for with and or is are from this that photo photos "
+                       "picture image".split())
+MIN_PREFIX = 3  # shorter Latin words and numbers match whole words only ("a" is not a prefix of everything)
+
+
 def query_terms(text: str) -> list[str]:
-    """The terms of a query, each one FTS5 expression: a Latin word is a prefix (``rout`` finds
-    ``router``), a CJK run the phrase of its bigrams (a single character: a prefix of them)."""
+    """The terms of a query, each one FTS5 expression: a Latin word of ``MIN_PREFIX`` letters or
+    more is a prefix (``rout`` finds ``router``), a shorter one a whole word; a CJK run the phrase
+    of its bigrams (a single character: a prefix of them). Stop words are left out."""
+    words = list(dict.fromkeys(words_of(text)))
+    kept = [w for w in words if w not in STOP_WORDS] or words
     terms = []
-    for word in dict.fromkeys(words_of(text)):
+    for word in kept:
         if is_cjk(word):
             if len(word) == 1:
                 terms.append(f'"{word}"*')
             else:
                 terms.append('"' + " ".join(bigrams(word)) + '"')
         else:
-            terms.append(f'"{word}"*')
+            terms.append(f'"{word}"*' if len(word) >= MIN_PREFIX else f'"{word}"')
     return terms
 
 
