@@ -131,7 +131,7 @@ def test_eval_words_end_to_end_on_a_small_set(tmp_path, tiny_clip, capsys):
     pytest.importorskip("skimage")
     pytest.importorskip("rapidocr_onnxruntime", reason="OCR: pip install rapidocr_onnxruntime")
     work = tmp_path / "work"
-    assert main(["eval", "words", "--small", "--json", "--keep", str(work), "--model", tiny_clip]) == 0
+    assert main(["eval", "words", "--small", "--json", "--ocr", "auto", "--keep", str(work), "--model", tiny_clip]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     kinds = report["recall"]
     assert set(kinds) <= set(W.KINDS) and {"english_text", "folder", "file_name", "keyword"} <= set(kinds)
