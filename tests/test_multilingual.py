@@ -102,8 +102,9 @@ def test_chinese_query_end_to_end(multilingual, gallery, tmp_path, capsys, monke
         assert len(hits) == 5 and all(-1 <= h.score <= 1 for h in hits)
         combined = lib.search(QUERY_ZH, images=[gallery / "猫.jpg"], negatives=["狗"], k=12, collapse=False)
         assert len(combined) == 12
-        assert [h.id for h in lib.search("猫", template="一张{}的照片", k=4)] == \
-            [h.id for h in lib.search("一张猫的照片", k=4)]
+        # a template is the vector side's (the words side reads the words as typed)
+        assert [h.id for h in lib.search("猫", template="一张{}的照片", k=4, mode="visual")] == \
+            [h.id for h in lib.search("一张猫的照片", k=4, mode="visual")]
     monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
     assert cli.main(["search", QUERY_ZH, "--db", str(tmp_path / "db"), "--json", "-k", "12"]) == 0
     out = capsys.readouterr().out

@@ -58,7 +58,7 @@ def test_combined_query_with_weights_and_template(pixseek, indexed):
                              "--weight", 1, "--weight", 0.5, "--weight", 0.3, "--template", "a photo of {}",
                              "-k", 3, "--json")
     assert code == 0 and len(out) == 3
-    assert set(hits(out)[0]) == {"path", "score", "id", "width", "height", "taken_at", "copies"}
+    assert set(hits(out)[0]) == {"path", "score", "id", "width", "height", "taken_at", "copies", "why"}
     code, out, err = pixseek("search", "--image", g / "coffee.jpg", "-k", 2)
     assert code == 0 and out[0] == f"1.0000  {g / 'coffee.jpg'}  (+1 copy)"
     assert "more: --offset 2" in err

@@ -19,6 +19,9 @@ from pixseek.errors import QueryError
 from pixseek.search import Filters, Query
 from pixseek.words.tokens import index_text, query_terms, split_name
 
+# real OCR on a dozen photos, built once for the module: seconds, not milliseconds
+pytestmark = pytest.mark.slow
+
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 needs_dejavu = pytest.mark.skipif(not DEJAVU.exists(), reason="fonts-dejavu-core is not installed "
@@ -66,6 +69,8 @@ def save_rotated(im: Image.Image, path: Path, orientation: int) -> None:
 def words_gallery(tmp_path_factory) -> Path:
     g = tmp_path_factory.mktemp("words") / "photos"
     (g / "Porto 2021").mkdir(parents=True)
+    (g / "AnnaWedding2015").mkdir()
+    Image.fromarray(photo_array("astronaut")).resize((300, 300)).save(g / "AnnaWedding2015" / "DSC_1.jpg")
     for name in ("chelsea", "coffee"):
         Image.fromarray(photo_array(name)).save(g / "Porto 2021" / f"{name}.jpg", quality=90)
     Image.fromarray(photo_array("rocket")).save(g / "insurance-claim-2022.jpg", quality=90)
@@ -168,6 +173,7 @@ def test_folder_and_file_names_are_words(words_lib):
     assert hits[0].why == ("folder: Porto 2021",)
     assert first(words_lib, "claim 2022") == ("insurance-claim-2022.jpg", ("file name: insurance claim 2022",))
     assert first(words_lib, "holiday")[0] == "myHolidayPics.jpg"
+    assert first(words_lib, "wedding") == ("DSC_1.jpg", ("folder: AnnaWedding2015",))  # camelCase folder
     # both words in one place come first: the coffee photo of Porto
     assert first(words_lib, "porto coffee")[0] == "coffee.jpg"
 

@@ -15,7 +15,7 @@ from .metadata import SIDECAR_KINDS, find_sidecar, sidecar_words
 from .store import NewWord, put_file_words, set_problem
 from .tokens import split_name
 
-PATH_WORDS_VERSION = "1"
+PATH_WORDS_VERSION = "2"  # 2: folder names split like file names
 NAME_KINDS = ("file", "folder")
 FOLDER_DEPTH = 3  # the photo's folder and two above it: "Porto 2021" in Travel/2021/Porto 2021
 _GENERIC = {"", "home", "users", "pictures", "photos", "images", "img", "dcim", "media", "mnt", "volumes", "tmp"}
@@ -33,7 +33,8 @@ def name_words(path: str, roots: Iterable[str] = ()) -> list[NewWord]:
         name = os.path.basename(folder)
         if not name or name.lower() in _GENERIC:
             break
-        words.append(NewWord("folder", name))
+        # shown as written ("Porto 2021"); found by its words too ("AnnaWedding2015": anna wedding 2015)
+        words.append(NewWord("folder", name, terms=f"{name} {split_name(name)}"))
         if top and folder == top:
             break
         folder = os.path.dirname(folder)

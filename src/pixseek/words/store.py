@@ -27,12 +27,13 @@ class NewWord:
     text: str
     box: tuple[tuple[float, float], ...] | None = None
     confidence: float | None = None
+    terms: str | None = None  # what to index instead of ``text`` (names: also their split words)
 
 
 def _insert(db: sqlite3.Connection, sha: str | None, file_id: int | None, words: Iterable[NewWord]) -> None:
     for w in words:
         text = " ".join(w.text.split())[:MAX_WORD_CHARS]
-        terms = index_text(text)
+        terms = index_text(w.terms[:2 * MAX_WORD_CHARS] if w.terms else text)
         if not terms:
             continue
         cur = db.execute(
