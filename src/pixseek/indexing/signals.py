@@ -39,7 +39,7 @@ from ..hashing import PIXEL_HASH_VERSION, ImageHashes, perceptual_hashes
 from ..imaging import DecodedImage, decode_image
 from ..types import SignalCoverage
 from ..words.metadata import CONTENT_KINDS, MetaWords, embedded_words
-from ..words.ocr import AUTO_DETECT_SIDE, OCR_SIDE, TextLine, has_text, read_text
+from ..words.ocr import AUTO_DETECT_SIDE, OCR_SIDE, TextLine, detect_small, read_text, recognize
 from ..words.store import NewWord, put_content_words, set_problem
 
 if TYPE_CHECKING:
@@ -168,26 +168,31 @@ class OcrSignal(Signal):
     problem with its reason; it never fails the photo."""
 
     name = "ocr"
-    version = "1"
+    version = "2"  # 2: auto recognises in the small detection's boxes
 
     def __init__(self, mode: str = "auto") -> None:
         if mode not in ("auto", "on"):
             raise ValueError(f"OCR mode must be auto or on, not {mode!r}")
         self.mode = mode
-        self.version = "1" if mode == "auto" else "1-on"  # type: ignore[misc]
+        self.version = "2" if mode == "auto" else "1-on"  # type: ignore[misc]
         # auto: the cheap detection needs about AUTO_DETECT_SIDE pixels (the decoder gives at least
         # twice min_side); recognition decodes again, sharper, only where it finds text
         self.min_side = AUTO_DETECT_SIDE // 2 if mode == "auto" else OCR_SIDE // 2
 
     def extract(self, photo: Photo) -> tuple[list[TextLine], str | None]:
         try:
-            if self.mode == "auto" and not has_text(photo.image):
-                return [], None
+            boxes = None
+            if self.mode == "auto":  # detection on a small copy; nothing found, nothing more to do
+                boxes, _ = detect_small(photo.image)
+                if not len(boxes):
+                    return [], None
             image = photo.image
             if min(image.size) < OCR_SIDE and min(photo.decoded.width, photo.decoded.height) > min(image.size) and photo.data:
-                # text found on the small copy: read it from a sharper decode of the same bytes
+                # text to read: from a sharper decode of the same bytes
                 image = decode_image(photo.data, min_side=OCR_SIDE // 2).image
             scale = photo.decoded.width / image.width if image.width else 1.0
+            if boxes is not None:  # auto: recognition in the boxes found, no second detection
+                return recognize(image, boxes * (image.width / photo.image.width), scale), None
             return read_text(image, "on", scale), None
         except Exception as exc:  # a broken model file, OpenCV missing, ...: the photo stays indexed
             return [], f"OCR failed: {type(exc).__name__}: {exc}"[:300]

@@ -28,6 +28,7 @@ AUTO_DETECT_SIDE = 480
 FULL_DETECT_SIDE = 1280
 OCR_SIDE = 1024  # recognition wants the photo's shorter side at least this (or the full size)
 MIN_CONFIDENCE = 0.5
+MAX_BOXES = 64  # auto: lines recognised per photo at most (a patterned wall can look like hundreds)
 _engine_lock = threading.Lock()
 _engine_instance = None
 
@@ -67,12 +68,63 @@ def _bgr(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
 
 
-def has_text(image: Image.Image, side: int = AUTO_DETECT_SIDE) -> bool:
-    """The cheap check of ``auto``: does the detector find any text on a small copy of ``image``?"""
+def detect_small(image: Image.Image, side: int = AUTO_DETECT_SIDE) -> tuple[np.ndarray, float]:
+    """The cheap check of ``auto``: text boxes found on a small copy of ``image`` (longer side
+    ``side``), in ``image``'s pixels, and the factor that scaled them back."""
     small = image.copy()
     small.thumbnail((side, side), Image.BILINEAR)
     boxes, _ = _engine().text_det(_bgr(small))
-    return boxes is not None and len(boxes) > 0
+    if boxes is None or len(boxes) == 0:
+        return np.zeros((0, 4, 2), np.float32), 1.0
+    ratio = image.width / small.width
+    return np.asarray(boxes, dtype=np.float32) * ratio, ratio
+
+
+def has_text(image: Image.Image, side: int = AUTO_DETECT_SIDE) -> bool:
+    return len(detect_small(image, side)[0]) > 0
+
+
+def recognize(image: Image.Image, boxes: np.ndarray, scale: float = 1.0) -> list[TextLine]:
+    """Read the text in ``boxes`` (corners in ``image``'s pixels) of ``image``: direction and
+    recognition only, no second detection; at most ``MAX_BOXES``, the largest first."""
+    if len(boxes) == 0:
+        return []
+    engine = _engine()
+    areas = [cv_area(b) for b in boxes]
+    keep = sorted(range(len(boxes)), key=lambda i: -areas[i])[:MAX_BOXES]
+    boxes = engine.sorted_boxes(np.asarray([boxes[i] for i in keep], dtype=np.float32))
+    h, w = image.height, image.width
+    boxes = [np.clip(_padded(b), 0, [w - 1, h - 1]).astype(np.float32) for b in boxes]
+    crops = engine.get_crop_img_list(_bgr(image), boxes)
+    crops, _, _ = engine.text_cls(crops)
+    results, _ = engine.text_rec(crops)
+    return _lines(zip(boxes, (r[0] for r in results), (r[1] for r in results)), scale)
+
+
+def _padded(box: np.ndarray, along: float = 0.15, across: float = 0.0) -> np.ndarray:
+    """A box found on the small copy, grown by ``along`` x its height at both ends and ``across``
+    x its height above and below: scaled up, its edges are coarse and would cut letters off."""
+    p0, p1, p2, p3 = (np.asarray(p, dtype=np.float64) for p in box)
+    height = max(np.linalg.norm(p3 - p0), 1.0)
+    u = (p1 - p0) / max(np.linalg.norm(p1 - p0), 1e-6)
+    v = (p3 - p0) / height
+    a, c = u * along * height, v * across * height
+    return np.array([p0 - a - c, p1 + a - c, p2 + a + c, p3 - a + c])
+
+
+def cv_area(box: np.ndarray) -> float:
+    x, y = box[:, 0], box[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def _lines(found, scale: float) -> list[TextLine]:
+    lines = []
+    for box, text, score in found:
+        text = str(text).strip()
+        if text and float(score) >= MIN_CONFIDENCE:
+            corners = tuple((round(float(x) * scale, 1), round(float(y) * scale, 1)) for x, y in box)
+            lines.append(TextLine(text, corners, round(float(score), 4)))
+    return lines
 
 
 def read_text(image: Image.Image, mode: str = "auto", scale: float = 1.0) -> list[TextLine]:
@@ -83,10 +135,4 @@ def read_text(image: Image.Image, mode: str = "auto", scale: float = 1.0) -> lis
     if mode == "auto" and not has_text(image):
         return []
     result, _ = _engine()(_bgr(image))
-    lines = []
-    for box, text, score in result or []:
-        text = str(text).strip()
-        if text and float(score) >= MIN_CONFIDENCE:
-            corners = tuple((round(float(x) * scale, 1), round(float(y) * scale, 1)) for x, y in box)
-            lines.append(TextLine(text, corners, round(float(score), 4)))
-    return lines
+    return _lines(result or [], scale)
