@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -178,6 +179,9 @@ def main() -> None:
     ratio = best["auto"] / best["off"]
     print(f"ordinary photos: index --ocr off {best['off']:.1f} s, --ocr auto {best['auto']:.1f} s: "
           f"ratio {ratio:.2f} (goal <= {GOAL_RATIO:.2f}: {'met' if ratio <= GOAL_RATIO else 'MISSED'})")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"  medians: off {med['off']:.1f} s, auto {med['auto']:.1f} s: ratio {med['auto'] / med['off']:.2f} "
+          "(other jobs on the machine move single runs; compare both)")
 
     if args.screenshots <= 0:
         print_sizes({"photos --ocr off": sizes["off"], "photos --ocr auto": sizes["auto"]})
