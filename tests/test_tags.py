@@ -250,3 +250,18 @@ def test_five_drawn_birds_find_the_other_birds(tmp_path):
 
         auc = roc_auc_score([s.path in birds for s in every], [s.probability for s in every])
         assert auc >= 0.9, auc  # 0.98 measured: a drawn bird ranks above a drawn letter, fruit or house
+
+
+def test_tags_are_words_for_the_keyword_side(pixseek, indexed):
+    _, g = indexed
+    assert pixseek("tag", "mycoffee", g / "coffee.jpg", g / "astronaut.jpg", "--not", g / "chelsea.jpg")[0] == 0
+    code, out, err = pixseek("search", "mycoffee", "--mode", "words", "--json")
+    assert code == 0, err
+    found = {h["path"].rsplit("/", 1)[1]: h["why"] for h in objs(out)}
+    assert set(found) == {"coffee.jpg", "astronaut.jpg"} and found["coffee.jpg"] == ["tag: mycoffee"]
+    assert pixseek("tag", "mycoffee", "--not", g / "astronaut.jpg")[0] == 0  # changes sides: no longer its word
+    code, out, _ = pixseek("search", "mycoffee", "--mode", "words", "--json")
+    assert [h["path"].rsplit("/", 1)[1] for h in objs(out)] == ["coffee.jpg"]
+    assert pixseek("tag", "mycoffee", "--remove")[0] == 0
+    code, out, _ = pixseek("search", "mycoffee", "--mode", "words", "--json")
+    assert objs(out) == []

@@ -111,15 +111,18 @@ class TagBook:
                            rows)
             # an example is no longer merely applied (and a counter-example not tagged at all)
             db.executemany("DELETE FROM tag_applied WHERE tag = ? AND sha = ?", [(name, s) for s in (*pos, *neg)])
+            _tag_words(db, [*pos, *neg])
         return self.info(name, estimate=False)
 
     def remove(self, name: str) -> None:
         """Forget a tag: its examples and every photo it was applied to."""
         self._require(name)
         with self.catalog.transaction() as db:
+            carried = [r[0] for r in db.execute("SELECT sha FROM tagged WHERE tag = ?", (name,))]
             for table in ("tag_examples", "tag_applied"):
                 db.execute(f"DELETE FROM {table} WHERE tag = ?", (name,))
             db.execute("DELETE FROM tags WHERE name = ?", (name,))
+            _tag_words(db, carried)
 
     # -- the classifier --------------------------------------------------------------------------------
     def suggest(self, name: str, k: int = 20, *, uncertain: bool = False) -> list[Suggestion]:
@@ -151,6 +154,7 @@ class TagBook:
         with self.catalog.transaction() as db:
             db.executemany("INSERT OR REPLACE INTO tag_applied (tag, sha, probability, added_at) VALUES (?, ?, ?, ?)",
                            [(name, vectors.shas[rows[i]], float(probs[i]), now) for i in chosen])
+            _tag_words(db, [vectors.shas[rows[i]] for i in chosen])
         sidecars, problems = self.write_xmp(name) if write_xmp else (0, ())
         return ApplyReport(name, len(chosen), min_probability, sidecars, tuple(problems))
 
@@ -308,3 +312,13 @@ class _Vectors:
     def paths(self, ids: Sequence[int]) -> list[str]:
         rows = self.catalog.rows_by_ids(ids)
         return [rows[i].path if i in rows else "" for i in ids]
+
+
+def _tag_words(db, shas) -> None:
+    """Make the tags of these contents words of kind ``tag`` for the keyword side (in the same
+    transaction as the change): ``pixseek search "receipt"`` then finds what is tagged receipt."""
+    from ..words.store import put_content_words
+
+    for sha in set(shas):
+        tags = [r[0] for r in db.execute("SELECT tag FROM tagged WHERE sha = ? ORDER BY tag", (sha,))]
+        put_content_words(db, sha, ["tag"], tags)
