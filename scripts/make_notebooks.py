@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pixseek
 from pixseek.config import data_dir
-from pixseek.demo import hub_reachable
+from pixseek.fallback import hub_reachable
 from pixseek.notebook import progress_bar, show_hits, show_photos
 from pixseek.samples import build_sample_gallery
 

@@ -62,7 +62,7 @@ def test_kill_9_with_milvus_lite_then_rerun_equals_clean_run(tmp_path, tiny_clip
     make_gallery(gallery, n=120)
     clean = tmp_path / "clean"
     subprocess.run(index_cmd(clean, gallery, tiny_clip), check=True, capture_output=True, timeout=600)
-    want_rows, want_nvec, _, _ = snapshot(clean)
+    want_rows, want_nvec, _, _, want_words = snapshot(clean)
     db = tmp_path / "killed"
     cmd = index_cmd(db, gallery, tiny_clip) + ["--store", "milvus-lite", "--batch-size", "1"]
 
@@ -84,7 +84,7 @@ def test_kill_9_with_milvus_lite_then_rerun_equals_clean_run(tmp_path, tiny_clip
         proc.wait()
         partial_seen = partial_seen or 0 < rows_in_catalogue(db) < 121
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    rows, nvec, store_ids, cat_ids = snapshot(db)  # opens the Lite file in this process: last step
-    assert rows == want_rows and nvec == want_nvec == 120
+    rows, nvec, store_ids, cat_ids, words = snapshot(db)  # opens the Lite file in this process: last step
+    assert rows == want_rows and nvec == want_nvec == 120 and words == want_words
     assert np.array_equal(store_ids, cat_ids) and len(np.unique(store_ids)) == nvec
     assert partial_seen, "no kill landed in the middle of indexing; the test proved nothing"

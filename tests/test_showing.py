@@ -131,8 +131,9 @@ def test_combined_query_adds_the_two_unit_vectors(gallery, tmp_path, tiny_clip):
 
 
 def test_text_on_an_image_only_index_says_what_to_do(lib, gallery):
-    with pytest.raises(UnsupportedQueryError, match="CLIP"):
+    with pytest.raises(UnsupportedQueryError, match="images only") as caught:
         lib.encode_query("a cat", gallery / "chelsea.jpg")
+    assert caught.value.remedy == "search_by_example"  # each client says how, in its own words
     assert lib.similar(gallery / "chelsea.jpg", k=3)
 
 
