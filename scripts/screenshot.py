@@ -71,7 +71,9 @@ def duplicates_view(page) -> str:
     page.locator("#find-dups").click()
     page.wait_for_function("() => /group|No duplicates/.test(document.querySelector('#dups-status')?.innerText || '')",
                            timeout=300_000)
-    page.wait_for_function("[...document.querySelectorAll('.px-dup-group img')].every(i => i.complete)",
+    page.wait_for_function("(() => { const imgs = [...document.querySelectorAll('.px-dup-group img')];"
+                           " return imgs.length > 0 && imgs.every(i => i.complete); })()"
+                           " || /No duplicates/.test(document.querySelector('#dups-status')?.innerText || '')",
                            timeout=60_000)
     return page.locator("#dups-status").inner_text().splitlines()[0]
 
