@@ -100,10 +100,10 @@ def choose_backend(backend: str, precision: str, encoder_kind: str | None, devic
         return "torch"
     if precision == "int8" and not onnx_available():
         raise ModelLoadError("--precision int8 runs on ONNX Runtime, which is not installed: "
-                             "pip install 'pixseek[onnx]' (or onnx onnxruntime)")
+                             "pip install onnx onnxruntime")
     usable = encoder_kind in ("open_clip", "timm") and device == "cpu" and onnx_available()
     if backend == "onnx" and not usable:
-        why = ("pip install 'pixseek[onnx]' (or onnx onnxruntime)" if not onnx_available() else
+        why = ("pip install onnx onnxruntime" if not onnx_available() else
                "the ONNX back end runs on the CPU: use --device cpu" if device != "cpu" else
                "the ONNX back end takes open_clip and timm models only")
         raise ModelLoadError(f"--backend onnx is not available here: {why}")
