@@ -51,7 +51,7 @@ def test_demo_offline_falls_back_to_search_by_example(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "the CLIP weights could not be loaded" in out and "BY EXAMPLE ONLY" in out
-    assert "Text search needs CLIP" in out and "--model local-dir:" in out
+    assert "Text search by what photos show needs CLIP" in out and "--model local-dir:" in out
     assert f"{len(SKIMAGE_PHOTOS)} sample photos" in out and f"indexed: {len(SKIMAGE_PHOTOS)} added" in out
     with pixseek.open(tmp_path / "demo") as lib:
         assert (lib.status().model, lib.status().pretrained) == ("timm:tf_efficientnet_lite0", "wheel")
