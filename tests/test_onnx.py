@@ -101,7 +101,7 @@ def test_bad_choices_are_one_line_errors(tiny_clip):
 @pytest.mark.slow
 def test_int8_without_onnx_runtime_says_what_to_install(tiny_clip, monkeypatch):
     monkeypatch.setattr(ox, "onnx_available", lambda: False)
-    with pytest.raises(ModelLoadError, match=r"pip install 'pixseek\[onnx\]'"):
+    with pytest.raises(ModelLoadError, match=r"pip install onnx onnxruntime"):
         load_encoder(ModelSpec(tiny_clip), backend="auto", precision="int8")
     assert not isinstance(load_encoder(ModelSpec(tiny_clip), backend="auto"), ox.OnnxEncoder)
 

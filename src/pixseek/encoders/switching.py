@@ -80,7 +80,10 @@ class SwitchingEncoder(Encoder):
         except (AttributeError, OSError):
             pass
         try:
-            enc = OnnxEncoder(self.torch, precision=self.onnx_precision)
+            # export from a private copy: the exporter swaps and traces modules, and the model in
+            # front keeps encoding photos meanwhile (on the shared model, batches encoded during
+            # the export came out wrong: cosine ~0.2 to their true vectors)
+            enc = OnnxEncoder(_private_copy(self.torch), precision=self.onnx_precision)
             enc.warm_up()
             self._ready = enc
         except Exception as exc:  # an architecture the exporter cannot take: stay on torch
@@ -129,6 +132,15 @@ class SwitchingEncoder(Encoder):
     @property
     def active_precision(self) -> str:
         return getattr(self.current, "active_precision", "fp32")
+
+
+def _private_copy(encoder: Encoder) -> Encoder:
+    """The encoder with its own copy of the model (weights included), for a background export."""
+    import copy
+
+    twin = copy.copy(encoder)
+    twin.model = copy.deepcopy(encoder.model)
+    return twin
 
 
 def backend_label(encoder: Encoder) -> str:
