@@ -118,7 +118,9 @@ def make_burst(folder: Path, n: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         y, x = rng.integers(0, 100, size=2)
-        Image.fromarray(arrays[i % len(arrays)][y:y + 160, x:x + 200]).save(folder / f"b{i:03d}.jpg", quality=85)
+        # photo-sized frames: decoding them takes long enough that the burst spans several commits
+        crop = Image.fromarray(arrays[i % len(arrays)][y:y + 160, x:x + 200]).resize((1600, 1280))
+        crop.save(folder / f"b{i:03d}.jpg", quality=85)
 
 
 def indexed_count(db: Path) -> int:
