@@ -3,7 +3,6 @@ subprocess run checks the wiring), on real photos with a tiny CLIP."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
+from cli_support import cli_runner, json_lines
 from pixseek import cli
 
 
@@ -34,22 +34,10 @@ def indexed(photo_dir, tmp_path_factory, tiny_clip):
 @pytest.fixture
 def pixseek(indexed, capsys, monkeypatch):
     """Run `pixseek ARGS --db DB`: (exit code, stdout lines, stderr)."""
-    monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
-    db, _ = indexed
-    capsys.readouterr()
-
-    def run(*args):
-        try:
-            code = cli.main([*map(str, args), "--db", str(db)])
-        except SystemExit as exc:  # argparse usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out.splitlines(), err
-    return run
+    return cli_runner(indexed[0], capsys, monkeypatch)
 
 
-def hits(lines):
-    return [json.loads(line) for line in lines]
+hits = json_lines
 
 
 def test_combined_query_with_weights_and_template(pixseek, indexed):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
+from cli_support import cli_runner, json_lines
 from pixseek import cli
 from pixseek.errors import PixseekError
 from pixseek.tags import classifier
@@ -43,22 +44,10 @@ def indexed(photo_dir, tmp_path_factory):
 @pytest.fixture
 def pixseek(indexed, capsys, monkeypatch):
     """Run `pixseek ARGS --db DB`: (exit code, stdout lines, stderr)."""
-    monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
-    db, _ = indexed
-    capsys.readouterr()
-
-    def run(*args):
-        try:
-            code = cli.main([*map(str, args), "--db", str(db)])
-        except SystemExit as exc:  # argparse usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out.splitlines(), err
-    return run
+    return cli_runner(indexed[0], capsys, monkeypatch)
 
 
-def objs(lines):
-    return [json.loads(line) for line in lines]
+objs = json_lines
 
 
 def test_examples_suggest_apply_filter_and_list(pixseek, indexed):
